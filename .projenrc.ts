@@ -1,0 +1,108 @@
+import { awscdk, javascript } from 'projen';
+
+// The construct library (jsii, sources in lib/ beside their compiled output, as in
+// aws-cdk-lib) plus the Lambda runtime in runtime/, which is its own npm package
+// with its own lockfile, bundled by esbuild and staged by the constructs.
+const project = new awscdk.AwsCdkConstructLibrary({
+  author: 'cdk-serverless-tensorflow team',
+  authorAddress: 'team@example.com',
+  cdkVersion: '2.276.0',
+  constructsVersion: '10.5.1',
+  defaultReleaseBranch: 'main',
+  jsiiVersion: '~6.0.0',
+  name: 'cdk-serverless-tensorflow',
+  description: 'AWS CDK constructs that run TensorFlow inference on AWS Lambda: CPU containers, GPU Lambda Managed Instances, or zip + layers.',
+  keywords: ['cdk', 'aws-cdk', 'awscdk', 'lambda', 'tensorflow', 'tfjs', 'inference', 'machine-learning', 'serverless'],
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  repositoryUrl: 'https://github.com/example/cdk-serverless-tensorflow.git',
+  srcdir: 'lib',
+  libdir: 'lib',
+  // CI is .ci/run on a clean clone, not GitHub Actions.
+  github: false,
+  release: false,
+  bin: { 'serverless-tf': 'bin/serverless-tf.js' },
+  jestOptions: {
+    // Snapshots must be able to fail: `test` never rewrites them, `test:update` does.
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/runtime/'],
+      coveragePathIgnorePatterns: ['/node_modules/', '<rootDir>/runtime/'],
+      watchPathIgnorePatterns: ['/node_modules/', '<rootDir>/runtime/'],
+      modulePathIgnorePatterns: ['<rootDir>/runtime/', '<rootDir>/cdk.out/'],
+    },
+  },
+  tsconfig: {
+    compilerOptions: {
+      // runtime/ has its own tsconfig; the library must not compile it.
+    },
+    exclude: ['runtime', 'examples', 'bench'],
+  },
+  gitignore: [
+    '/lib/**/*.js',
+    '/lib/**/*.d.ts',
+    '/runtime/node_modules/',
+    '/runtime/dist/',
+    '/runtime/models/',
+    '/runtime/coverage/',
+    '/cdk.out/',
+    '/.bench/',
+  ],
+  npmignoreEnabled: true,
+});
+
+// srcdir == libdir: keep the sources, ignore only the compiled output (set above).
+project.gitignore.removePatterns('/lib');
+project.npmignore?.removePatterns('/lib');
+project.npmignore?.addPatterns(
+  '/lib/**/*.ts',
+  '!/lib/**/*.d.ts',
+  '/runtime/node_modules/',
+  '/runtime/test/',
+  '/runtime/coverage/',
+  '/runtime/models/',
+  '/bench/',
+  '/examples/',
+  '/.ci/',
+  '/.bench/',
+  '!/runtime/dist/',
+);
+
+// ---- runtime/ : its own package, built and tested from here -------------------------
+const runtimeInstall = project.addTask('runtime:install', {
+  description: 'Install the runtime package (runtime/) from its lockfile',
+  // Skip when runtime/node_modules is newer than the lockfile.
+  condition: '[ ! runtime/node_modules/.package-lock.json -nt runtime/package-lock.json ]',
+  exec: 'npm ci --prefix runtime --no-audit --no-fund',
+});
+const runtimeBuild = project.addTask('runtime:build', {
+  description: 'Type-check and bundle the runtime with esbuild; convert the demo model',
+});
+runtimeBuild.spawn(runtimeInstall);
+runtimeBuild.exec('npm --prefix runtime run typecheck');
+runtimeBuild.exec('npm --prefix runtime run bundle');
+runtimeBuild.exec('npm --prefix runtime run demo-model');
+const runtimeTest = project.addTask('runtime:test', {
+  description: 'Run the runtime tests (real inference on the wasm backend)',
+  exec: 'npm --prefix runtime test --',
+  receiveArgs: true,
+});
+project.preCompileTask.spawn(runtimeBuild);
+
+// The library's jest runs construct tests; the runtime's tests run in its own package.
+project.testTask.spawn(runtimeTest);
+
+const demo = project.addTask('demo', {
+  description: 'Classify the sample photographs with the demo model (add --serve to keep serving)',
+  receiveArgs: true,
+});
+demo.spawn(runtimeBuild);
+demo.exec('node bin/serverless-tf.js demo', { receiveArgs: true });
+
+project.addTask('bench', {
+  description: 'Run the benchmarks and write BENCHMARKS.md',
+  exec: 'npm --prefix runtime run bench',
+}).prependSpawn(runtimeBuild);
+
+project.synth();

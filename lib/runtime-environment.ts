@@ -1,0 +1,64 @@
+/**
+ * The runtime's configuration contract: the environment variables that the
+ * constructs set on the function, and that a user with a custom image sets
+ * themselves. The runtime (runtime/src/config.ts) reads exactly these names.
+ */
+export class RuntimeEnvironment {
+  /**
+   * Where the model is: a local directory (baked into the image or a layer) or an
+   * `s3://bucket/prefix/` URI, downloaded once to the cache directory at init.
+   */
+  public static readonly MODEL_URI = 'SERVERLESS_TF_MODEL_URI';
+
+  /**
+   * The model's format: `graph` (TF.js graph model), `layers` (TF.js layers model),
+   * `saved_model` (TensorFlow SavedModel, native backends only) or `auto`.
+   */
+  public static readonly MODEL_FORMAT = 'SERVERLESS_TF_MODEL_FORMAT';
+
+  /**
+   * The model's name in the HTTP routes (`/v1/models/{name}:predict`).
+   */
+  public static readonly MODEL_NAME = 'SERVERLESS_TF_MODEL_NAME';
+
+  /**
+   * The task as JSON: `{"type":"image-classification",...}`, `{"type":"tabular",...}`
+   * or `{"type":"tensor"}`.
+   */
+  public static readonly TASK = 'SERVERLESS_TF_TASK';
+
+  /**
+   * Force a TensorFlow.js backend: `tensorflow-gpu`, `tensorflow`, `wasm` or `cpu`.
+   * Unset or `auto` picks the first that works in that order.
+   */
+  public static readonly BACKEND = 'SERVERLESS_TF_BACKEND';
+
+  /**
+   * The largest request body the runtime accepts, in bytes (Lambda's synchronous
+   * payload limit, 6 MB, by default).
+   */
+  public static readonly MAX_BODY_BYTES = 'SERVERLESS_TF_MAX_BODY_BYTES';
+
+  /**
+   * The largest decoded image, in pixels (width x height), before decoding starts.
+   */
+  public static readonly MAX_IMAGE_PIXELS = 'SERVERLESS_TF_MAX_IMAGE_PIXELS';
+
+  /**
+   * Where S3 models are cached (under /tmp on Lambda).
+   */
+  public static readonly CACHE_DIR = 'SERVERLESS_TF_CACHE_DIR';
+
+  /**
+   * Bucket that S3-triggered batch inference writes its results to (defaults to the
+   * input object's bucket).
+   */
+  public static readonly OUTPUT_BUCKET = 'SERVERLESS_TF_OUTPUT_BUCKET';
+
+  /**
+   * Key prefix for batch results.
+   */
+  public static readonly OUTPUT_PREFIX = 'SERVERLESS_TF_OUTPUT_PREFIX';
+
+  private constructor() {}
+}

@@ -1,0 +1,122 @@
+// `serverless-tf`: serve a model over HTTP on this machine through the same code path
+// as the Lambda handler, or run the demo (the pretrained MobileNetV2 on sample photos).
+import { readdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { configWithDefaults, parseTaskConfig, BACKEND_SETTINGS, MODEL_FORMATS } from './config';
+import { InferenceService } from './service';
+import { startLocalServer } from './local-server';
+import { createObservability } from './observability';
+import type { BackendSetting, ModelFormatSetting, RuntimeConfig } from './config';
+
+const DEMO_MODEL = fileURLToPath(new URL('../models/mobilenet_v2/', import.meta.url));
+const SAMPLES = fileURLToPath(new URL('../samples/', import.meta.url));
+const IMAGE_FILE = /\.(jpe?g|png|webp|gif)$/i;
+
+const USAGE = `Usage:
+  serverless-tf serve --model DIR|s3://bucket/prefix/ --task TASK.json|'{"type":...}' [--name NAME] [--port 8080] [--host 127.0.0.1]
+                      [--backend ${BACKEND_SETTINGS.join('|')}] [--format ${MODEL_FORMATS.join('|')}] [--max-body-bytes N]
+  serverless-tf serve --demo [--port 8080]      serve the demo MobileNetV2 as the model "demo"
+  serverless-tf demo [--serve] [--port 8080]    classify the sample photographs (and keep serving)
+`;
+
+const OPTIONS = {
+  model: { type: 'string' }, task: { type: 'string' }, name: { type: 'string' },
+  port: { type: 'string' }, host: { type: 'string' }, backend: { type: 'string' },
+  format: { type: 'string' }, 'max-body-bytes': { type: 'string' },
+  demo: { type: 'boolean' }, serve: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  const command = positionals[0];
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  // Locally, metrics have no CloudWatch to go to; logs stay on for `serve`.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  switch (command) {
+    case 'serve':
+      return serve(values.demo ? await demoConfig(values) : await userConfig(values), values);
+    case 'demo':
+      process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+      return demo(values);
+    default:
+      throw new UsageError(`Unknown command "${command}".`);
+  }
+}
+
+class UsageError extends Error {}
+
+async function userConfig(flags: Flags): Promise<RuntimeConfig> {
+  if (!flags.model || !flags.task) throw new UsageError('serve needs --model and --task (or --demo).');
+  const taskText = flags.task.trim().startsWith('{') ? flags.task : await readFile(flags.task, 'utf8');
+  return configWithDefaults({
+    modelUri: flags.model,
+    task: parseTaskConfig(taskText, flags.task.trim().startsWith('{') ? '--task' : flags.task),
+    ...(flags.name ? { modelName: flags.name } : {}),
+    ...(flags.backend ? { backend: flags.backend as BackendSetting } : {}),
+    ...(flags.format ? { modelFormat: flags.format as ModelFormatSetting } : {}),
+    ...(flags['max-body-bytes'] ? { maxBodyBytes: Number(flags['max-body-bytes']) } : {}),
+  });
+}
+
+async function demoConfig(flags: Flags): Promise<RuntimeConfig> {
+  if (!existsSync(join(DEMO_MODEL, 'model.json'))) {
+    throw new UsageError('The demo model is not converted yet: run `npx projen runtime:build` (or `npm run demo-model` in runtime/).');
+  }
+  const task = parseTaskConfig(await readFile(join(DEMO_MODEL, 'task.json'), 'utf8'), join(DEMO_MODEL, 'task.json'));
+  return configWithDefaults({ modelUri: DEMO_MODEL, task, modelName: 'demo', ...(flags.backend ? { backend: flags.backend as BackendSetting } : {}) });
+}
+
+async function serve(config: RuntimeConfig, flags: Flags): Promise<void> {
+  const service = await InferenceService.create(config, createObservability(config.modelName));
+  const server = await startLocalServer(service, { port: Number(flags.port ?? 8080), host: flags.host ?? '127.0.0.1' });
+  const info = service.info;
+  process.stdout.write(`Serving model "${info.modelName}" (${info.format}, ${info.task}) on backend ${info.backend.name} at ${server.url}\n`
+    + `  loaded and warmed in ${info.loadMs} ms\n`
+    + `  try: curl -s ${server.url}/v1/models/${info.modelName}\n`
+    + (info.task === 'image-classification' ? `       curl -s --data-binary @photo.jpg -H 'Content-Type: image/jpeg' ${server.url}/classify\n` : '')
+    + 'Ctrl-C stops it.\n');
+  const stop = () => {
+    void server.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+async function demo(flags: Flags): Promise<void> {
+  const config = await demoConfig(flags);
+  const service = await InferenceService.create(config, createObservability(config.modelName));
+  const info = service.info;
+  process.stdout.write(`Demo: MobileNetV2 (pretrained, shipped by the nsfwjs npm package, MIT) on backend ${info.backend.name}; loaded and warmed in ${info.loadMs} ms\n\n`);
+  const files = (await readdir(SAMPLES)).filter((f) => IMAGE_FILE.test(f)).sort();
+  for (const file of files) {
+    const bytes = await readFile(join(SAMPLES, file));
+    const started = performance.now();
+    const [result] = await service.classify([bytes]);
+    const ms = performance.now() - started;
+    const text = result instanceof Error
+      ? `error: ${result.message}`
+      : result.slice(0, 3).map((p) => `${p.label} ${p.score.toFixed(3)}`).join('   ');
+    process.stdout.write(`${basename(file).padEnd(24)} ${text.padEnd(56)} ${ms.toFixed(0).padStart(4)} ms\n`);
+  }
+  process.stdout.write(`\nPhotographs: runtime/samples (CC0 or public domain; see runtime/samples/README.md).\n`);
+  if (flags.serve) {
+    await serve({ ...config }, flags);
+  } else {
+    process.stdout.write('Add --serve to keep serving it over HTTP (npx projen demo --serve).\n');
+  }
+}
+
+main(process.argv.slice(2)).catch((err: Error) => {
+  process.stderr.write(`serverless-tf: ${err.message}\n`);
+  if (err instanceof UsageError) process.stderr.write(USAGE);
+  process.exitCode = 1;
+});

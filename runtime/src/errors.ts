@@ -1,0 +1,126 @@
+// One error hierarchy for everything a request can get wrong, and the one place that
+// turns any thrown value into an HTTP status and a JSON body. Messages say what was
+// wrong and what to do; they never carry a stack trace.
+import { RETRY_AFTER_SECONDS } from './constants';
+
+/** Metric dimension values for errors, by kind. */
+export const ERROR_KIND = {
+  BAD_REQUEST: 'BadRequest',
+  NOT_FOUND: 'NotFound',
+  PAYLOAD_TOO_LARGE: 'PayloadTooLarge',
+  UNSUPPORTED_MEDIA_TYPE: 'UnsupportedMediaType',
+  UNPROCESSABLE: 'Unprocessable',
+  OUT_OF_MEMORY: 'OutOfMemory',
+  NOT_READY: 'NotReady',
+  INTERNAL: 'Internal',
+} as const;
+export type ErrorKind = (typeof ERROR_KIND)[keyof typeof ERROR_KIND];
+
+export abstract class InferenceError extends Error {
+  public abstract readonly statusCode: number;
+  public abstract readonly kind: ErrorKind;
+  public constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** 400: the body or event cannot be parsed. */
+export class BadRequestError extends InferenceError {
+  public readonly statusCode = 400;
+  public readonly kind = ERROR_KIND.BAD_REQUEST;
+}
+
+/** 404: no such model or route. */
+export class NotFoundError extends InferenceError {
+  public readonly statusCode = 404;
+  public readonly kind = ERROR_KIND.NOT_FOUND;
+}
+
+/** 413: the body is over the configured limit, or an image claims too many pixels. */
+export class PayloadTooLargeError extends InferenceError {
+  public readonly statusCode = 413;
+  public readonly kind = ERROR_KIND.PAYLOAD_TOO_LARGE;
+}
+
+/** 415: the content type is not one this route reads. */
+export class UnsupportedMediaTypeError extends InferenceError {
+  public readonly statusCode = 415;
+  public readonly kind = ERROR_KIND.UNSUPPORTED_MEDIA_TYPE;
+}
+
+/** 422: well-formed, but the wrong shape, type or features for this model. */
+export class UnprocessableError extends InferenceError {
+  public readonly statusCode = 422;
+  public readonly kind = ERROR_KIND.UNPROCESSABLE;
+}
+
+/** 503: out of memory (host or CUDA) or the model is not loaded yet; retry later. */
+export class ServiceUnavailableError extends InferenceError {
+  public readonly statusCode = 503;
+  public readonly kind: ErrorKind;
+  public readonly retryAfterSeconds: number;
+  public constructor(message: string, kind: ErrorKind = ERROR_KIND.NOT_READY, retryAfterSeconds = RETRY_AFTER_SECONDS) {
+    super(message);
+    this.kind = kind;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** 405 is answered as 404 by TF Serving; we say which methods exist instead. */
+export class MethodNotAllowedError extends InferenceError {
+  public readonly statusCode = 405;
+  public readonly kind = ERROR_KIND.NOT_FOUND;
+}
+
+// TensorFlow's and V8's wordings of running out of memory, host or device.
+const OOM_PATTERNS = [
+  /out of memory/i,
+  /\bOOM\b/,
+  /CUDA_ERROR_OUT_OF_MEMORY/,
+  /ResourceExhausted/i,
+  /failed to allocate/i,
+  /Array buffer allocation failed/i,
+  /Cannot allocate/i,
+  /RangeError: WebAssembly\.Memory/i,
+];
+
+/** True when a thrown value is an out-of-memory condition (host, wasm heap or CUDA). */
+export function isOutOfMemory(err: unknown): boolean {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return OOM_PATTERNS.some((p) => p.test(text));
+}
+
+export interface HttpError {
+  readonly statusCode: number;
+  readonly kind: ErrorKind;
+  readonly message: string;
+  readonly headers: Record<string, string>;
+}
+
+/**
+ * Maps any thrown value to a status, a kind and a message fit for a client.
+ * Unknown errors become a 500 whose message hides internals.
+ */
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof InferenceError) {
+    const headers: Record<string, string> = {};
+    if (err instanceof ServiceUnavailableError) headers['Retry-After'] = String(err.retryAfterSeconds);
+    if (err instanceof MethodNotAllowedError) headers.Allow = 'GET, POST';
+    return { statusCode: err.statusCode, kind: err.kind, message: err.message, headers };
+  }
+  if (isOutOfMemory(err)) {
+    return {
+      statusCode: 503,
+      kind: ERROR_KIND.OUT_OF_MEMORY,
+      message: 'The function ran out of memory during inference. Retry later, send a smaller input or fewer instances, or raise the function\'s memory (or GPU memory).',
+      headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+    };
+  }
+  return {
+    statusCode: 500,
+    kind: ERROR_KIND.INTERNAL,
+    message: 'Internal error during inference. The function log has the details (search for the request id).',
+    headers: {},
+  };
+}

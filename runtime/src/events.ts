@@ -1,0 +1,71 @@
+// Recognises the events one Lambda handler receives and turns HTTP-shaped ones into
+// HttpRequest: API Gateway REST (v1) and HTTP API (v2) proxy events, Function URL
+// events (the v2 shape), S3 notifications, SQS batches, the warm-up ping, and direct
+// invocation with a JSON body.
+import { BadRequestError } from './errors';
+import { isObject } from './config';
+import { normalizeHeaders } from './http';
+import type { HttpRequest, HttpResponse } from './http';
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, S3Event, SQSEvent } from 'aws-lambda';
+
+/** The payload the warmer sends; `holdMs` keeps the environment busy so N pings reach N environments. */
+export interface WarmUpEvent {
+  readonly warmup: true;
+  readonly holdMs?: number;
+}
+
+/** Longest a warm-up ping may hold its environment. */
+export const MAX_WARMUP_HOLD_MS = 1000;
+
+export type EventKind = 'warmup' | 'apigw-v1' | 'apigw-v2' | 's3' | 'sqs' | 'direct';
+
+export function eventKind(event: unknown): EventKind {
+  if (!isObject(event)) return 'direct';
+  if (event.warmup === true || event.source === 'serverless-tf.warmup' || (event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event')) return 'warmup';
+  if (event.version === '2.0' && isObject(event.requestContext) && isObject(event.requestContext.http)) return 'apigw-v2';
+  if (typeof event.httpMethod === 'string' && isObject(event.requestContext)) return 'apigw-v1';
+  if (Array.isArray(event.Records) && event.Records.length > 0 && isObject(event.Records[0])) {
+    const source = event.Records[0].eventSource ?? event.Records[0].EventSource;
+    if (source === 'aws:s3') return 's3';
+    if (source === 'aws:sqs') return 'sqs';
+  }
+  return 'direct';
+}
+
+function bodyOf(body: string | null | undefined, isBase64Encoded: boolean | undefined): Buffer {
+  if (body === null || body === undefined) return Buffer.alloc(0);
+  if (!isBase64Encoded) return Buffer.from(body, 'utf8');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body.replace(/\s+/g, ''))) throw new BadRequestError('The request body is marked base64 but is not valid base64.');
+  return Buffer.from(body, 'base64');
+}
+
+export function fromApiGatewayV1(event: APIGatewayProxyEvent): HttpRequest {
+  return {
+    method: event.httpMethod,
+    path: event.path ?? '/',
+    headers: normalizeHeaders(event.multiValueHeaders as Record<string, string[]> | null, event.headers as Record<string, string> | null),
+    body: bodyOf(event.body, event.isBase64Encoded),
+  };
+}
+
+/** HTTP API (v2) and Function URL events. A named stage prefixes rawPath; it is removed. */
+export function fromApiGatewayV2(event: APIGatewayProxyEventV2): HttpRequest {
+  const stage = event.requestContext.stage;
+  let path = event.rawPath ?? '/';
+  if (stage && stage !== '$default' && (path === `/${stage}` || path.startsWith(`/${stage}/`))) path = path.slice(stage.length + 1) || '/';
+  const headers = normalizeHeaders(event.headers as Record<string, string>);
+  if (event.cookies?.length) headers.cookie = event.cookies.join('; ');
+  return {
+    method: event.requestContext.http.method,
+    path,
+    headers,
+    body: bodyOf(event.body, event.isBase64Encoded),
+  };
+}
+
+/** The proxy integration response; the same shape serves v1, v2 and Function URLs. */
+export function toProxyResponse(res: HttpResponse): { statusCode: number; headers: Record<string, string>; body: string; isBase64Encoded: false } {
+  return { statusCode: res.statusCode, headers: res.headers, body: res.body, isBase64Encoded: false };
+}
+
+export type { S3Event, SQSEvent };

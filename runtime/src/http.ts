@@ -1,0 +1,49 @@
+// The HTTP shape shared by every front door: API Gateway REST and HTTP APIs, Function
+// URLs and the local server all become an HttpRequest, and get an HttpResponse back.
+import { toHttpError } from './errors';
+import type { ErrorKind } from './errors';
+
+export interface HttpRequest {
+  readonly method: string;
+  /** Path without query string and without an API Gateway stage prefix. */
+  readonly path: string;
+  /** Header names in lower case. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+}
+
+export interface HttpResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+  /** Set on errors, for metrics and logs. */
+  readonly errorKind?: ErrorKind;
+}
+
+export function jsonResponse(statusCode: number, value: unknown, headers: Record<string, string> = {}): HttpResponse {
+  return { statusCode, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(value) };
+}
+
+/** The one place an error becomes a response: `{"error": "..."}`, never a stack trace. */
+export function errorResponse(err: unknown): HttpResponse {
+  const e = toHttpError(err);
+  return { ...jsonResponse(e.statusCode, { error: e.message }, e.headers), errorKind: e.kind };
+}
+
+/** Lower-cases header names; joins repeated headers as HTTP does. */
+export function normalizeHeaders(...sources: (Record<string, string | string[] | undefined> | null | undefined)[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const src of sources) {
+    if (!src) continue;
+    for (const [k, v] of Object.entries(src)) {
+      if (v === undefined) continue;
+      out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+    }
+  }
+  return out;
+}
+
+/** The media type of a Content-Type header, lower case, without parameters. */
+export function mediaType(contentType: string | undefined): string {
+  return (contentType ?? '').split(';', 1)[0].trim().toLowerCase();
+}

@@ -1,0 +1,206 @@
+// Request bytes -> raw pixels (uint8, height x width x channels) with sharp (libvips).
+// Every way a body can be wrong ends as a typed error with a message a client can act
+// on: empty (400), not a supported image (415), too many pixels (413, checked from the
+// header before any pixel is decoded), truncated or corrupt (400). Raw sharp errors never
+// escape as 500s.
+import sharp from 'sharp';
+import type { OutputInfo } from 'sharp';
+import { BadRequestError, InferenceError, PayloadTooLargeError, UnsupportedMediaTypeError, isOutOfMemory } from './errors';
+
+// sharp's operation cache (libvips' cache of recent operations and their results, 50 MB by
+// default) only pays off when the same image is processed again with the same operations.
+// A Lambda serves a stream of different images, so the cache never hits; it only keeps
+// memory that the model and the tensors need. Turned off once, when the module loads.
+sharp.cache(false);
+
+/** The image types decodeImage accepts, as media types. */
+export const SUPPORTED_IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif'] as const;
+export type SupportedImageType = (typeof SUPPORTED_IMAGE_TYPES)[number];
+
+/** sharp's format names for the supported types. */
+const SHARP_FORMAT: Record<string, SupportedImageType> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  gif: 'image/gif',
+};
+
+const ACCEPTED = SUPPORTED_IMAGE_TYPES.join(', ');
+
+export type SharpKernel = 'lanczos3' | 'linear' | 'cubic' | 'nearest';
+
+export interface DecodeOptions {
+  /** 3: RGB (greyscale sources are expanded); 1: greyscale. */
+  readonly channels: 1 | 3;
+  /** Largest width x height accepted; checked from the header before decoding. */
+  readonly maxPixels: number;
+  /** Resize to exactly this size (no aspect-preserving crop) in the same sharp pipeline. */
+  readonly resize?: { readonly width: number; readonly height: number; readonly kernel: SharpKernel };
+}
+
+export interface DecodedImage {
+  /** uint8 pixels, row-major, height x width x channels. May view sharp's output buffer. */
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 1 | 3;
+}
+
+function startsWith(bytes: Uint8Array, signature: readonly number[], offset = 0): boolean {
+  if (bytes.length < offset + signature.length) return false;
+  return signature.every((b, i) => bytes[offset + i] === b);
+}
+
+function ascii(text: string): number[] {
+  return Array.from(text, (c) => c.charCodeAt(0));
+}
+
+/** The supported image type the bytes start with, from their magic bytes; undefined otherwise. */
+export function sniffImageType(bytes: Uint8Array): SupportedImageType | undefined {
+  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return 'image/jpeg';
+  if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'image/png';
+  if (startsWith(bytes, ascii('GIF87a')) || startsWith(bytes, ascii('GIF89a'))) return 'image/gif';
+  if (startsWith(bytes, ascii('RIFF')) && startsWith(bytes, ascii('WEBP'), 8)) return 'image/webp';
+  return undefined;
+}
+
+/** A few common things that are not a supported image, to name in a 415. */
+function describeUnsupported(bytes: Uint8Array): string {
+  if (startsWith(bytes, [0x49, 0x49, 0x2a, 0x00]) || startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2a])) return 'it looks like a TIFF image';
+  if (startsWith(bytes, ascii('BM'))) return 'it looks like a BMP image';
+  if (startsWith(bytes, ascii('ftyp'), 4)) return 'it looks like a HEIF/AVIF image or a video';
+  if (startsWith(bytes, ascii('%PDF'))) return 'it looks like a PDF document';
+  const head = Buffer.from(bytes.subarray(0, 64)).toString('latin1').trimStart();
+  if (head.startsWith('<')) return 'it looks like XML, SVG or HTML text';
+  if (head.startsWith('{') || head.startsWith('[')) return 'it looks like JSON text';
+  if (/^[\x20-\x7e\t\r\n]+$/.test(head)) return 'it looks like text';
+  return 'its first bytes match no supported image format';
+}
+
+function unsupported(bytes: Uint8Array): UnsupportedMediaTypeError {
+  return new UnsupportedMediaTypeError(`The body is not a supported image (${describeUnsupported(bytes)}). Send one of: ${ACCEPTED}.`);
+}
+
+function tooManyPixels(width: number, height: number, maxPixels: number): PayloadTooLargeError {
+  return new PayloadTooLargeError(
+    `The image is ${width}x${height} (${width * height} pixels); the limit is ${maxPixels} pixels. Send a smaller image.`,
+  );
+}
+
+/** sharp/libvips messages can span lines and repeat; keep one short, distinct summary. */
+function summarise(message: string): string {
+  const lines = [...new Set(message.split('\n').map((l) => l.trim()).filter(Boolean))];
+  const text = lines.join('; ');
+  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
+}
+
+/**
+ * Maps an error thrown by sharp while reading or decoding to a typed error. Out-of-memory
+ * errors pass through unchanged so that toHttpError answers them with a 503.
+ */
+function mapSharpError(err: unknown, type: SupportedImageType, maxPixels: number): unknown {
+  if (err instanceof InferenceError) return err;
+  if (isOutOfMemory(err)) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (/exceeds pixel limit/i.test(message)) {
+    return new PayloadTooLargeError(`The image has more than ${maxPixels} pixels, the limit. Send a smaller image.`);
+  }
+  if (/unsupported image format/i.test(message)) {
+    return new UnsupportedMediaTypeError(`The body starts like ${type} but is not a readable image. Send one of: ${ACCEPTED}.`);
+  }
+  return new BadRequestError(`The ${type} image could not be decoded: it is corrupt or truncated (${summarise(message)}).`);
+}
+
+function validateOptions(options: DecodeOptions): void {
+  if (options.channels !== 1 && options.channels !== 3) {
+    throw new Error(`decodeImage: channels must be 1 or 3, not ${String(options.channels)}.`);
+  }
+  if (!(options.maxPixels > 0)) {
+    throw new Error(`decodeImage: maxPixels must be a positive number, not ${String(options.maxPixels)}.`);
+  }
+  const r = options.resize;
+  if (r && !(Number.isInteger(r.width) && r.width > 0 && Number.isInteger(r.height) && r.height > 0)) {
+    throw new Error(`decodeImage: resize width and height must be positive integers, not ${r.width}x${r.height}.`);
+  }
+}
+
+/**
+ * Decodes a JPEG, PNG, WebP or GIF (first frame) into uint8 HWC pixels: EXIF orientation
+ * applied, converted to sRGB, alpha dropped, and greyscale expanded to 3 channels or RGB
+ * reduced to 1, as asked. With `resize`, also resized to exactly width x height with
+ * sharp's kernel in the same pipeline.
+ */
+export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Promise<DecodedImage> {
+  validateOptions(options);
+  if (bytes.length === 0) {
+    throw new BadRequestError(`The request body is empty. Send an image: ${ACCEPTED}.`);
+  }
+  // Sniff first: sharp reads many more formats (TIFF, HEIF, SVG, PDF...) than we accept,
+  // and some of them (SVG) are not safe to render from untrusted input.
+  const type = sniffImageType(bytes);
+  if (!type) throw unsupported(bytes);
+
+  // A view of the caller's bytes, not a copy.
+  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const maxPixels = Math.floor(options.maxPixels);
+  // sharp takes an integral pixel limit; above 2^53 there is no meaningful limit anyway.
+  const pixelLimit = Number.isSafeInteger(maxPixels) ? maxPixels : false;
+
+  // 1. The header only. limitInputPixels is off here because sharp would otherwise reject
+  //    a big header with its own message; we want one that names the dimensions and limit.
+  //    metadata() does not decode pixels, so no limit is needed to stay safe.
+  let width: number;
+  let height: number;
+  try {
+    const meta = await sharp(input, { limitInputPixels: false }).metadata();
+    if (!meta.format || SHARP_FORMAT[meta.format] === undefined) throw unsupported(bytes);
+    if (!meta.width || !meta.height) {
+      throw new BadRequestError(`The ${type} image has no dimensions in its header; it is corrupt.`);
+    }
+    width = meta.width;
+    height = meta.height;
+  } catch (err) {
+    throw mapSharpError(err, type, maxPixels);
+  }
+  if (width * height > maxPixels) throw tooManyPixels(width, height, maxPixels);
+
+  // 2. The pixels. Parameter errors from building the pipeline are programming errors and
+  //    are not mapped; only what happens while reading the image is.
+  let pipeline = sharp(input, {
+    // 'error' aborts on truncated or corrupt data (a truncated JPEG would otherwise decode
+    // with its missing rows grey). sharp's default, 'warning', also rejects the benign
+    // warnings many phone and camera JPEGs carry (e.g. extraneous bytes before a marker).
+    failOn: 'error',
+    // A second guard on the pixel count, enforced by libvips itself.
+    limitInputPixels: pixelLimit,
+    // Top-to-bottom streaming decode; libvips switches to random access where an
+    // operation (e.g. a 90 degree rotation) needs it.
+    sequentialRead: true,
+    // The first frame of an animated GIF or WebP (sharp's default, stated for clarity).
+    pages: 1,
+  }).rotate(); // EXIF orientation, applied before the resize so width/height are the final ones
+  if (options.resize) {
+    pipeline = pipeline.resize(options.resize.width, options.resize.height, { fit: 'fill', kernel: options.resize.kernel });
+  }
+  pipeline = options.channels === 3
+    ? pipeline.toColourspace('srgb').removeAlpha() // greyscale -> 3 bands, CMYK/ICC -> sRGB
+    : pipeline.greyscale().removeAlpha();
+  pipeline = pipeline.raw({ depth: 'uchar' }); // 16-bit PNGs come out as 8-bit too
+
+  let out: { data: Buffer; info: OutputInfo };
+  try {
+    out = await pipeline.toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw mapSharpError(err, type, maxPixels);
+  }
+  const { data, info } = out;
+  if (info.channels !== options.channels || data.length !== info.width * info.height * options.channels) {
+    throw new Error(`decodeImage: sharp returned ${info.width}x${info.height}x${info.channels} (${data.length} bytes) for ${options.channels} channels.`);
+  }
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    width: info.width,
+    height: info.height,
+    channels: options.channels,
+  };
+}

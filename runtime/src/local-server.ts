@@ -1,0 +1,89 @@
+// The local HTTP server (`serverless-tf serve`): plain node:http in front of the same
+// router the Lambda handler uses, with the same body limit (Lambda's 6 MB by default).
+// Listens on loopback unless told otherwise.
+import { createServer } from 'node:http';
+import { route } from './routes';
+import { errorResponse } from './http';
+import { PayloadTooLargeError } from './errors';
+import type { HttpResponse } from './http';
+import type { InferenceService } from './service';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface LocalServerOptions {
+  /** Default 0: any free port. */
+  readonly port?: number;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+}
+
+export interface LocalServer {
+  readonly server: Server;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startLocalServer(service: InferenceService, options: LocalServerOptions = {}): Promise<LocalServer> {
+  const server = createServer((req, res) => {
+    void handle(service, req, res);
+  });
+  server.requestTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    server,
+    url: `http://${host}:${addr.port}`,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+async function handle(service: InferenceService, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let answer: HttpResponse;
+  try {
+    const body = await readBody(req, service.config.maxBodyBytes);
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    answer = await route(service, { method: req.method ?? 'GET', path: url.pathname, headers, body });
+  } catch (err) {
+    answer = errorResponse(err);
+    if (answer.errorKind) service.obs.error(answer.errorKind);
+    // The rest of an oversize body is not read: close the connection after answering.
+    if (err instanceof PayloadTooLargeError) res.setHeader('Connection', 'close');
+  }
+  if (res.headersSent) return;
+  res.writeHead(answer.statusCode, { ...answer.headers, 'Content-Length': Buffer.byteLength(answer.body) });
+  res.end(req.method === 'HEAD' ? undefined : answer.body);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = (n: number) => new PayloadTooLargeError(`The body is ${n > limit ? `over ${limit}` : n} bytes; the limit is ${limit} bytes (Lambda's synchronous payload limit is 6 MB). Send a smaller input, or use asynchronous jobs for large inputs.`);
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    req.resume();
+    return Promise.reject(tooLarge(declared));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(tooLarge(size));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,281 @@
+// Turns the configured model location (a local folder or an s3:// prefix) into a local
+// folder the TensorFlow loaders can read. An S3 model is downloaded at most once per
+// process, and a completed download left in the cache folder by an earlier process
+// (a warm /tmp) is reused without touching the network.
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { s3Client } from './s3-client';
+import type { S3Client } from '@aws-sdk/client-s3';
+
+export interface ModelStoreLogger {
+  info(msg: string, extra?: object): void;
+}
+
+export interface ResolveModelDirOptions {
+  /** Parent folder for downloaded models; each S3 location gets its own subfolder. */
+  readonly cacheDir: string;
+  readonly s3?: S3Client;
+  readonly logger?: ModelStoreLogger;
+}
+
+/** Written last, so its presence means every file it lists was fully downloaded. */
+const MARKER_FILE = '.complete.json';
+
+/** Enough parallel GETs to fill Lambda's network link without exhausting sockets. */
+const DOWNLOAD_CONCURRENCY = 8;
+
+const MODEL_FILES = ['model.json', 'saved_model.pb'] as const;
+
+interface S3Location {
+  readonly bucket: string;
+  /** Empty, or ending in '/', so that `models/a` never matches `models/ab/...`. */
+  readonly prefix: string;
+  readonly uri: string;
+}
+
+interface CachedObject {
+  /** Path relative to the model folder, '/'-separated. */
+  readonly path: string;
+  readonly key: string;
+  readonly size: number;
+  readonly etag?: string;
+}
+
+interface Marker {
+  readonly uri: string;
+  readonly objects: readonly CachedObject[];
+}
+
+// One download per location per process: Lambda may start several initialisers
+// (e.g. warm-up and first request) that all ask for the same model.
+const inFlight = new Map<string, Promise<string>>();
+
+/**
+ * Returns a local folder holding the model at `uri`: a local path (or file:// URL) as
+ * given, or the cache folder an s3://bucket/prefix/ location was downloaded into.
+ * Throws a plain Error: a wrong location is a configuration error found at init.
+ */
+export async function resolveModelDir(uri: string, options: ResolveModelDirOptions): Promise<string> {
+  if (!uri.startsWith('s3://')) {
+    const dir = uri.startsWith('file://') ? fileURLToPath(uri) : uri;
+    await assertLocalModelDir(dir);
+    return dir;
+  }
+  const location = parseS3Uri(uri);
+  const memoKey = `${path.resolve(options.cacheDir)}\n${location.uri}`;
+  let pending = inFlight.get(memoKey);
+  if (!pending) {
+    pending = fetchToCache(location, options);
+    inFlight.set(memoKey, pending);
+    // A failure must not stick: the next init (or a retry) should try again.
+    pending.catch(() => inFlight.delete(memoKey));
+  }
+  return pending;
+}
+
+/**
+ * Resolves an object's path relative to the model folder to a path inside `root`, or
+ * throws when it would land outside (`..` segments, absolute paths): object keys are
+ * untrusted input and must not be able to overwrite arbitrary files.
+ */
+export function safeLocalPath(root: string, relative: string): string {
+  const segments = relative.split(/[\\/]/);
+  const resolvedRoot = path.resolve(root);
+  const target = path.resolve(resolvedRoot, relative);
+  if (
+    relative === '' ||
+    relative.includes('\0') ||
+    path.isAbsolute(relative) ||
+    segments.includes('..') ||
+    !target.startsWith(resolvedRoot + path.sep)
+  ) {
+    throw new Error(`Refusing to write "${relative}" outside the model folder ${resolvedRoot}.`);
+  }
+  return target;
+}
+
+function parseS3Uri(uri: string): S3Location {
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  if (!match) throw new Error(`Model URI "${uri}" is not of the form s3://bucket/prefix/.`);
+  const bucket = match[1];
+  const rawPrefix = match[2];
+  const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
+  return { bucket, prefix, uri: `s3://${bucket}/${prefix}` };
+}
+
+async function assertLocalModelDir(dir: string): Promise<void> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new Error(`Model directory ${dir} does not exist or is not a directory. Expected a folder containing ${MODEL_FILES.join(' or ')}.`);
+  }
+  for (const file of MODEL_FILES) {
+    if (await isFile(path.join(dir, file))) return;
+  }
+  throw new Error(`Model directory ${dir} contains neither ${MODEL_FILES.join(' nor ')}. Point the model URI at the folder that holds them.`);
+}
+
+async function fetchToCache(location: S3Location, options: ResolveModelDirOptions): Promise<string> {
+  const dir = path.join(options.cacheDir, createHash('sha256').update(location.uri).digest('hex').slice(0, 16));
+  if (await isCacheComplete(dir, location)) {
+    options.logger?.info('Model cache hit', { uri: location.uri, dir });
+    return dir;
+  }
+
+  const s3 = options.s3 ?? s3Client();
+  const objects = await listModelObjects(s3, location, dir);
+  const totalBytes = objects.reduce((sum, o) => sum + o.size, 0);
+  options.logger?.info('Downloading model', { uri: location.uri, objects: objects.length, bytes: totalBytes, dir });
+  const started = Date.now();
+
+  // Whatever is there is stale or partial; mixing it with new files could load a hybrid.
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await forEachLimited(objects, DOWNLOAD_CONCURRENCY, (o) => downloadObject(s3, location, o, dir));
+  await assertModelComplete(dir, objects, location);
+
+  const marker: Marker = { uri: location.uri, objects };
+  await writeAtomically(path.join(dir, MARKER_FILE), JSON.stringify(marker, null, 2));
+  options.logger?.info('Downloaded model', { uri: location.uri, dir, ms: Date.now() - started });
+  return dir;
+}
+
+async function isCacheComplete(dir: string, location: S3Location): Promise<boolean> {
+  let marker: Marker;
+  try {
+    marker = JSON.parse(await readFile(path.join(dir, MARKER_FILE), 'utf8')) as Marker;
+  } catch {
+    return false;
+  }
+  if (marker.uri !== location.uri || !Array.isArray(marker.objects) || marker.objects.length === 0) return false;
+  for (const object of marker.objects) {
+    const info = await stat(safeLocalPath(dir, object.path)).catch(() => undefined);
+    if (!info?.isFile() || info.size !== object.size) return false;
+  }
+  return true;
+}
+
+async function listModelObjects(s3: S3Client, location: S3Location, dir: string): Promise<CachedObject[]> {
+  const objects: CachedObject[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: location.bucket, Prefix: location.prefix, ContinuationToken: token }),
+    );
+    for (const entry of page.Contents ?? []) {
+      // Keys ending in '/' are the empty "folder" objects the S3 console creates.
+      if (!entry.Key || entry.Key.endsWith('/')) continue;
+      const relative = entry.Key.slice(location.prefix.length);
+      try {
+        safeLocalPath(dir, relative);
+      } catch {
+        throw new Error(`Object key "${entry.Key}" under ${location.uri} would be written outside the model folder; rename or remove it.`);
+      }
+      objects.push({ path: relative, key: entry.Key, size: entry.Size ?? 0, etag: entry.ETag });
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+
+  if (objects.length === 0) {
+    throw new Error(
+      `No objects found at ${location.uri}. Check the model URI, and that the function's role may s3:ListBucket on ${location.bucket} and s3:GetObject under the prefix.`,
+    );
+  }
+  return objects;
+}
+
+async function downloadObject(s3: S3Client, location: S3Location, object: CachedObject, dir: string): Promise<void> {
+  const target = safeLocalPath(dir, object.path);
+  await mkdir(path.dirname(target), { recursive: true });
+  // IfMatch: a file replaced after the listing would mix two model versions.
+  const response = await s3.send(
+    new GetObjectCommand({ Bucket: location.bucket, Key: object.key, IfMatch: object.etag }),
+  );
+  if (!(response.Body instanceof Readable)) {
+    throw new Error(`Unexpected body type downloading s3://${location.bucket}/${object.key}.`);
+  }
+  // A unique temp name, so a crash or a parallel process never leaves a half file under the real name.
+  const temp = `${target}.${process.pid}.${randomUUID().slice(0, 8)}.part`;
+  try {
+    await pipeline(response.Body, createWriteStream(temp));
+    const written = (await stat(temp)).size;
+    if (written !== object.size) {
+      throw new Error(`Downloaded ${written} bytes of s3://${location.bucket}/${object.key}, expected ${object.size}; retry.`);
+    }
+    await rename(temp, target);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
+
+/** Fails with the list of files a loader would miss, before we promise the folder is usable. */
+async function assertModelComplete(dir: string, objects: readonly CachedObject[], location: S3Location): Promise<void> {
+  const missing: string[] = [];
+  const modelJsonPath = path.join(dir, 'model.json');
+  if (await isFile(modelJsonPath)) {
+    for (const shard of await weightPaths(modelJsonPath, location)) {
+      const info = await stat(safeLocalPath(dir, shard)).catch(() => undefined);
+      if (!info?.isFile() || info.size === 0) missing.push(shard);
+    }
+  } else if (await isFile(path.join(dir, 'saved_model.pb'))) {
+    const hasVariables = objects.some((o) => o.path.startsWith('variables/'));
+    if (hasVariables && !(await isFile(path.join(dir, 'variables', 'variables.index')))) {
+      missing.push('variables/variables.index');
+    }
+  } else {
+    throw new Error(`No ${MODEL_FILES.join(' or ')} found at the top of ${location.uri}. Point the model URI at the folder that holds them.`);
+  }
+  if (missing.length > 0) {
+    throw new Error(`The model at ${location.uri} is incomplete: missing or empty ${missing.join(', ')}. Upload the whole model folder.`);
+  }
+}
+
+async function weightPaths(modelJsonPath: string, location: S3Location): Promise<string[]> {
+  let manifest: unknown;
+  try {
+    manifest = (JSON.parse(await readFile(modelJsonPath, 'utf8')) as { weightsManifest?: unknown }).weightsManifest;
+  } catch (err) {
+    throw new Error(`model.json at ${location.uri} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(manifest)) return [];
+  const groups: unknown[] = manifest;
+  return groups.flatMap((group) => {
+    const paths: unknown = typeof group === 'object' && group !== null ? (group as { paths?: unknown }).paths : undefined;
+    return Array.isArray(paths) ? paths.filter((p): p is string => typeof p === 'string') : [];
+  });
+}
+
+/** Runs `task` over `items`, at most `limit` at once; stops starting new ones after a failure. */
+async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (!failure && next < items.length) {
+      const item = items[next++];
+      try {
+        await task(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  // Wait for every worker, so no write is still running when the caller cleans up or retries.
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
+}
+
+async function writeAtomically(file: string, content: string): Promise<void> {
+  const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.part`;
+  await writeFile(temp, content);
+  await rename(temp, file);
+}
+
+async function isFile(file: string): Promise<boolean> {
+  return (await stat(file).catch(() => undefined))?.isFile() ?? false;
+}

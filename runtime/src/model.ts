@@ -1,0 +1,146 @@
+// Loads a model once from a local folder and gives the rest of the runtime one shape
+// for all formats: named inputs and outputs with dtypes and shapes, and run().
+// TF.js graph and layers models load on any backend; SavedModels need libtensorflow.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BackendChoice, Tf } from './backend';
+import type { ModelFormatSetting } from './config';
+import type { DataType, GraphModel, LayersModel, NamedTensorMap, Tensor, io } from '@tensorflow/tfjs';
+
+export type ModelFormat = Exclude<ModelFormatSetting, 'auto'>;
+
+/** One input or output of the model's serving signature. `null` marks a free dimension. */
+export interface TensorSpec {
+  readonly name: string;
+  readonly dtype: DataType;
+  readonly shape: readonly (number | null)[] | null;
+}
+
+export interface ServableModel {
+  readonly format: ModelFormat;
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  /** Runs the model. The caller owns the inputs and the returned outputs, and disposes both. */
+  run(inputs: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>>;
+  dispose(): void;
+}
+
+/** Detects the format of the model in `dir` from its files. */
+export async function detectFormat(dir: string): Promise<ModelFormat> {
+  if (existsSync(join(dir, 'saved_model.pb'))) return 'saved_model';
+  const path = join(dir, 'model.json');
+  if (!existsSync(path)) throw new Error(`No model.json or saved_model.pb in ${dir}.`);
+  const json = JSON.parse(await readFile(path, 'utf8')) as { format?: string; modelTopology?: Record<string, unknown> };
+  if (json.format === 'graph-model' || (json.modelTopology && 'node' in json.modelTopology)) return 'graph';
+  if (json.format === 'layers-model' || (json.modelTopology && ('class_name' in json.modelTopology || 'model_config' in json.modelTopology))) return 'layers';
+  throw new Error(`${path} is neither a TF.js graph model nor a layers model (its "format" is ${JSON.stringify(json.format)}).`);
+}
+
+/**
+ * An IOHandler that reads model.json and its weight shards from a folder. Plain
+ * @tensorflow/tfjs has no file:// handler in Node (tfjs-node adds one), and the wasm
+ * backend must load the same files.
+ */
+export function folderIOHandler(tf: Tf, dir: string): io.IOHandler {
+  return {
+    load: async () => {
+      const modelJson = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as io.ModelJSON;
+      return tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
+        const specs = manifest.flatMap((group) => group.weights);
+        const shards = await Promise.all(manifest.flatMap((group) => group.paths.map((p) => readFile(join(dir, p)))));
+        const all = Buffer.concat(shards);
+        return [specs, all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer];
+      });
+    },
+  };
+}
+
+export async function loadModel(tf: Tf, dir: string, format: ModelFormatSetting, backend: BackendChoice): Promise<ServableModel> {
+  const actual = format === 'auto' ? await detectFormat(dir) : format;
+  switch (actual) {
+    case 'layers':
+      return layersModel(tf, await tf.loadLayersModel(folderIOHandler(tf, dir)));
+    case 'graph':
+      return graphModel(await tf.loadGraphModel(folderIOHandler(tf, dir)));
+    case 'saved_model':
+      if (!backend.native) {
+        throw new Error(`${dir} is a SavedModel, which needs the native TensorFlow backend (tfjs-node or tfjs-node-gpu), but this process runs on '${backend.name}'. Use the container image (which has libtensorflow), or convert the model with tensorflowjs_converter to a TF.js graph model.`);
+      }
+      return savedModel(dir, backend);
+  }
+}
+
+function specOf(name: string, dtype: string | undefined, shape: readonly (number | null | undefined)[] | undefined | null): TensorSpec {
+  return {
+    name,
+    dtype: (dtype ?? 'float32') as DataType,
+    shape: shape ? shape.map((d) => (d === undefined || d === null || d < 0 ? null : d)) : null,
+  };
+}
+
+function layersModel(tf: Tf, model: LayersModel): ServableModel {
+  const inputs = model.inputs.map((t, i) => specOf(model.inputNames[i] ?? t.name, t.dtype, t.shape));
+  const outputs = model.outputs.map((t, i) => specOf(model.outputNames[i] ?? t.name, t.dtype, t.shape));
+  return {
+    format: 'layers',
+    inputs,
+    outputs,
+    run: async (named) => {
+      const xs = inputs.map((s) => named[s.name]);
+      const ys = tf.tidy(() => model.predict(xs.length === 1 ? xs[0] : xs, { batchSize: xs[0].shape[0] || 1 }));
+      const list = Array.isArray(ys) ? ys : [ys];
+      return Object.fromEntries(outputs.map((s, i) => [s.name, list[i]]));
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+function graphModel(model: GraphModel): ServableModel {
+  const inputs = model.inputs.map((t) => specOf(t.name, t.dtype, t.shape));
+  const outputs = model.outputs.map((t) => specOf(t.name, t.dtype, t.shape));
+  const outputNames = outputs.map((o) => o.name);
+  return {
+    format: 'graph',
+    inputs,
+    outputs,
+    run: async (named) => {
+      // executeAsync handles control-flow graphs too; it disposes its intermediates.
+      const ys = await model.executeAsync(named as NamedTensorMap, outputNames);
+      const list = Array.isArray(ys) ? ys : [ys];
+      return Object.fromEntries(outputs.map((s, i) => [s.name, list[i]]));
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+async function savedModel(dir: string, backend: BackendChoice): Promise<ServableModel> {
+  const node = (backend.name === 'tensorflow-gpu'
+    ? await import('@tensorflow/tfjs-node-gpu')
+    : await import('@tensorflow/tfjs-node')).node;
+  const metaGraphs = await node.getMetaGraphsFromSavedModel(dir);
+  const meta = metaGraphs.find((m) => m.tags.includes('serve')) ?? metaGraphs[0];
+  if (!meta) throw new Error(`${dir}/saved_model.pb holds no MetaGraph.`);
+  const signatureKey = 'serving_default' in meta.signatureDefs ? 'serving_default' : Object.keys(meta.signatureDefs)[0];
+  if (!signatureKey) throw new Error(`${dir}/saved_model.pb has no serving signature: export it with a signature (tf.saved_model.save(model, dir, signatures=...)).`);
+  const signature = meta.signatureDefs[signatureKey];
+  const model = await node.loadSavedModel(dir, meta.tags, signatureKey);
+  const inputs = Object.entries(signature.inputs).map(([name, t]) => specOf(name, t.dtype, t.shape));
+  const outputs = Object.entries(signature.outputs).map(([name, t]) => specOf(name, t.dtype, t.shape));
+  return {
+    format: 'saved_model',
+    inputs,
+    outputs,
+    run: async (named) => {
+      const ys = model.predict(named as NamedTensorMap);
+      if (ys instanceof Array) return Object.fromEntries(outputs.map((s, i) => [s.name, ys[i]]));
+      if (isTensor(ys)) return { [outputs[0].name]: ys };
+      return ys;
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+function isTensor(x: unknown): x is Tensor {
+  return typeof x === 'object' && x !== null && 'dataSync' in x && 'shape' in x;
+}

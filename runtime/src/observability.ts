@@ -1,0 +1,55 @@
+// Structured logs and CloudWatch embedded metrics through Powertools for AWS Lambda.
+// Metrics are emitted one at a time (singleMetric) because one process may serve many
+// invocations at once: a shared metrics buffer would mix requests.
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { ErrorKind } from './errors';
+
+export const SERVICE_NAME_DEFAULT = 'serverless-tf';
+export const METRICS_NAMESPACE_DEFAULT = 'ServerlessTensorFlow';
+
+/** Metric names: the monitoring constructs read these. */
+export const METRIC = {
+  COLD_START: 'ColdStart',
+  MODEL_LOAD_TIME: 'ModelLoadTime',
+  INFERENCE_TIME: 'InferenceTime',
+  BATCH_SIZE: 'BatchSize',
+  ERRORS: 'Errors',
+  REQUESTS: 'Requests',
+} as const;
+
+export interface Observability {
+  readonly logger: Logger;
+  coldStart(): void;
+  modelLoaded(ms: number, extra: Record<string, string>): void;
+  inference(ms: number, batchSize: number): void;
+  error(kind: ErrorKind): void;
+}
+
+export function createObservability(modelName: string): Observability {
+  const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME_DEFAULT;
+  const logger = new Logger({ serviceName, persistentKeys: { model: modelName } });
+  const metrics = new Metrics({
+    namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE_DEFAULT,
+    serviceName,
+    defaultDimensions: { model: modelName },
+  });
+  const emit = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number, dims: Record<string, string> = {}) => {
+    const m = metrics.singleMetric();
+    for (const [k, v] of Object.entries(dims)) m.addDimension(k, v);
+    m.addMetric(name, unit, value);
+  };
+  return {
+    logger,
+    coldStart: () => emit(METRIC.COLD_START, MetricUnit.Count, 1),
+    modelLoaded: (ms, extra) => {
+      emit(METRIC.MODEL_LOAD_TIME, MetricUnit.Milliseconds, ms);
+      logger.info('Model loaded and warmed', { ...extra, modelLoadMs: Math.round(ms) });
+    },
+    inference: (ms, batchSize) => {
+      emit(METRIC.INFERENCE_TIME, MetricUnit.Milliseconds, ms);
+      emit(METRIC.BATCH_SIZE, MetricUnit.Count, batchSize);
+    },
+    error: (kind) => emit(METRIC.ERRORS, MetricUnit.Count, 1, { errorKind: kind }),
+  };
+}

@@ -1,0 +1,124 @@
+// The inference service: everything that happens once per process (backend, model
+// download and load, task setup, warm-up) and the operations requests call. It holds
+// no per-request state, so one instance serves concurrent invocations safely.
+import { performance } from 'node:perf_hooks';
+import { initBackend, tf } from './backend';
+import { resolveModelDir } from './model-store';
+import { loadModel } from './model';
+import { ImageClassifier } from './tasks/image-classification';
+import { TabularPredictor } from './tasks/tabular';
+import { TensorPredictor } from './tasks/tensor';
+import { createObservability } from './observability';
+import { NotFoundError } from './errors';
+import type { BackendChoice } from './backend';
+import type { RuntimeConfig } from './config';
+import type { ServableModel } from './model';
+import type { Observability } from './observability';
+import type { LabelScore } from './tasks/postprocess';
+import type { TabularPrediction } from './tasks/tabular';
+
+export interface ServiceInfo {
+  readonly modelName: string;
+  readonly backend: BackendChoice;
+  readonly format: ServableModel['format'];
+  readonly task: RuntimeConfig['task']['type'];
+  readonly modelDir: string;
+  readonly loadMs: number;
+}
+
+export class InferenceService {
+  /** Loads the model and warms it: call once, in the init phase. */
+  public static async create(config: RuntimeConfig, obs: Observability = createObservability(config.modelName)): Promise<InferenceService> {
+    const started = performance.now();
+    const log = (msg: string, extra?: object) => obs.logger.info(msg, { ...extra });
+    const backend = await initBackend(config.backend, log);
+    const modelDir = await resolveModelDir(config.modelUri, { cacheDir: config.cacheDir, logger: { info: log } });
+    const model = await loadModel(tf, modelDir, config.modelFormat, backend);
+    const service = new InferenceService(config, obs, model, backend, modelDir);
+    await service.warmUp();
+    const loadMs = performance.now() - started;
+    service.loadMs = loadMs;
+    obs.modelLoaded(loadMs, { backend: backend.name, format: model.format, task: config.task.type, modelDir });
+    return service;
+  }
+
+  public readonly tensors: TensorPredictor;
+  public readonly images?: ImageClassifier;
+  public readonly tabular?: TabularPredictor;
+  private loadMs = 0;
+
+  private constructor(
+    public readonly config: RuntimeConfig,
+    public readonly obs: Observability,
+    public readonly model: ServableModel,
+    public readonly backend: BackendChoice,
+    private readonly modelDir: string,
+  ) {
+    this.tensors = new TensorPredictor(tf, model);
+    const task = config.task;
+    if (task.type === 'image-classification') this.images = new ImageClassifier(tf, model, task, config);
+    if (task.type === 'tabular') this.tabular = new TabularPredictor(tf, model, task);
+  }
+
+  public get modelName(): string {
+    return this.config.modelName;
+  }
+
+  public get info(): ServiceInfo {
+    return {
+      modelName: this.modelName, backend: this.backend, format: this.model.format,
+      task: this.config.task.type, modelDir: this.modelDir, loadMs: Math.round(this.loadMs),
+    };
+  }
+
+  /** Raises 404 unless `name` is this model's name (TF Serving's answer for an unknown servable). */
+  public checkModelName(name: string): void {
+    if (name !== this.modelName) {
+      throw new NotFoundError(`Servable not found for request: Latest(${name}). This function serves the model '${this.modelName}'.`);
+    }
+  }
+
+  public classify(images: readonly Uint8Array[]): Promise<(LabelScore[] | Error)[]> {
+    const classifier = this.requireImages();
+    return this.timed(images.length, () => classifier.classify(images));
+  }
+
+  public predictRows(vectors: readonly Float32Array[]): Promise<TabularPrediction[]> {
+    const tabular = this.tabular;
+    if (!tabular) throw new NotFoundError(`The model '${this.modelName}' serves the ${this.config.task.type} task, not tabular rows.`);
+    return this.timed(vectors.length, () => tabular.predict(vectors));
+  }
+
+  public predictRest(body: unknown): Promise<Record<string, unknown>> {
+    return this.timed(batchOf(body), () => this.tensors.predictRest(body));
+  }
+
+  public inferV2(body: unknown): Promise<Record<string, unknown>> {
+    return this.timed(1, () => this.tensors.inferV2(body, this.modelName));
+  }
+
+  public requireImages(): ImageClassifier {
+    if (!this.images) {
+      throw new NotFoundError(`The model '${this.modelName}' serves the ${this.config.task.type} task; /classify is for image-classification models. Use POST /v1/models/${this.modelName}:predict.`);
+    }
+    return this.images;
+  }
+
+  private async warmUp(): Promise<void> {
+    if (this.images) return this.images.warmUp();
+    if (this.tabular) return this.tabular.warmUp();
+    return this.tensors.warmUp();
+  }
+
+  private async timed<T>(batchSize: number, work: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const result = await work();
+    this.obs.inference(performance.now() - started, batchSize);
+    return result;
+  }
+}
+
+function batchOf(body: unknown): number {
+  const instances = (body as { instances?: unknown } | null)?.instances;
+  return Array.isArray(instances) ? instances.length : 1;
+}

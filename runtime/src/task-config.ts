@@ -1,0 +1,60 @@
+// The task configuration (SERVERLESS_TF_TASK, JSON): what the model's inputs and
+// outputs mean. Preprocessing is part of a model's contract, so it lives here.
+
+/** How an image is resized to the model's input size. */
+export const RESIZE_METHODS = [
+  'tf-bilinear', // tf.image.resizeBilinear: what Keras/TF training pipelines use
+  'tf-nearest', // tf.image.resizeNearestNeighbor
+  'sharp-lanczos3', // sharp's kernels: faster, but not what most models were trained with
+  'sharp-linear',
+  'sharp-cubic',
+  'sharp-nearest',
+] as const;
+export type ResizeMethod = (typeof RESIZE_METHODS)[number];
+
+/** Per-channel normalisation, applied to pixel values. */
+export type Normalization =
+  | 'zero-one' // x / 255
+  | 'minus-one-one' // x / 127.5 - 1
+  | 'none' // raw 0..255
+  | { readonly mean: readonly number[]; readonly std: readonly number[] }; // (x/255 - mean) / std
+
+export interface ImageClassificationTaskConfig {
+  readonly type: 'image-classification';
+  /** Model input height and width in pixels: one number for square inputs. */
+  readonly inputSize: number | readonly [number, number];
+  /** 3 for RGB (default), 1 for greyscale. */
+  readonly channels?: 1 | 3;
+  /** Default 'tf-bilinear'. */
+  readonly resize?: ResizeMethod;
+  /** tf-bilinear / tf-nearest only. Default false. */
+  readonly alignCorners?: boolean;
+  /** Default 'zero-one'. */
+  readonly normalization?: Normalization;
+  /** Class labels in output order. Default: "0", "1", ... */
+  readonly labels?: readonly string[];
+  /** How many classes to answer. Default 5 (or the number of classes when fewer). */
+  readonly topK?: number;
+  /** Apply softmax to the output (for models that output logits). Default false. */
+  readonly softmax?: boolean;
+}
+
+export interface TabularTaskConfig {
+  readonly type: 'tabular';
+  /** Feature names, in the order of the model's input vector. */
+  readonly features: readonly string[];
+  /** Class labels for classifiers (the output is one score per label). */
+  readonly labels?: readonly string[];
+  /** Output names for regressors (the output is one value per name). */
+  readonly outputNames?: readonly string[];
+  /** Classification: how many classes to answer. Default: all. */
+  readonly topK?: number;
+  /** Apply softmax to the output. Default false. */
+  readonly softmax?: boolean;
+}
+
+export interface TensorTaskConfig {
+  readonly type: 'tensor';
+}
+
+export type TaskConfig = ImageClassificationTaskConfig | TabularTaskConfig | TensorTaskConfig;

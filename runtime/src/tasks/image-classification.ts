@@ -1,0 +1,99 @@
+// Image classification: bytes -> decode (sharp) -> the model's own preprocessing ->
+// one batched prediction -> top-k labels. Each image that cannot be decoded gets its
+// own error; the others are still classified.
+import { decodeImage } from '../image-decode';
+import { batchImagesToTensor, resolveInputSize } from '../image-preprocess';
+import { topK, rows } from './postprocess';
+import { UnprocessableError } from '../errors';
+import type { Tf } from '../backend';
+import type { ServableModel, TensorSpec } from '../model';
+import type { ImageClassificationTaskConfig } from '../task-config';
+import type { LabelScore } from './postprocess';
+
+export interface ImageLimits {
+  readonly maxImagePixels: number;
+}
+
+export class ImageClassifier {
+  public readonly input: TensorSpec;
+  private readonly size: [number, number];
+  private readonly channels: 1 | 3;
+  private readonly k: number;
+
+  public constructor(private readonly tf: Tf, private readonly model: ServableModel, private readonly task: ImageClassificationTaskConfig, private readonly limits: ImageLimits) {
+    this.size = resolveInputSize(task.inputSize);
+    this.channels = task.channels ?? 3;
+    this.input = model.inputs[0];
+    if (model.inputs.length !== 1) {
+      throw new Error(`The image-classification task needs a model with one image input; this model has ${model.inputs.length} (${model.inputs.map((i) => i.name).join(', ')}). Use the tensor task.`);
+    }
+    const shape = this.input.shape;
+    if (shape && shape.length !== 4) {
+      throw new Error(`The image-classification task needs an input of shape [batch, height, width, channels]; the model's input '${this.input.name}' has ${JSON.stringify(shape)}.`);
+    }
+    if (shape) {
+      const [, h, w, c] = shape;
+      if ((h !== null && h !== this.size[0]) || (w !== null && w !== this.size[1])) {
+        throw new Error(`The task's inputSize ${JSON.stringify(task.inputSize)} does not match the model's input ${JSON.stringify(shape)}: set inputSize to [${h}, ${w}].`);
+      }
+      if (c !== null && c !== this.channels) {
+        throw new Error(`The task's channels (${this.channels}) do not match the model's input channels (${c}): set "channels": ${c}.`);
+      }
+    }
+    this.k = task.topK ?? Math.min(5, model.outputs[0]?.shape?.[1] ?? 5);
+  }
+
+  /** Classifies each image; an image that fails gets its error in its place. */
+  public async classify(images: readonly Uint8Array[]): Promise<(LabelScore[] | Error)[]> {
+    const decoded = await Promise.all(images.map((bytes) => this.decode(bytes).catch((err: Error) => err)));
+    const good = decoded.flatMap((d, i) => (d instanceof Error ? [] : [{ d, i }]));
+    const results: (LabelScore[] | Error)[] = decoded.map((d) => (d instanceof Error ? d : []));
+    if (good.length === 0) return results;
+    const scores = await this.scores(good.map((g) => g.d));
+    good.forEach((g, j) => {
+      results[g.i] = topK(scores[j], this.task.labels, this.k, this.task.softmax);
+    });
+    return results;
+  }
+
+  /** Classifies one image; throws its error. */
+  public async classifyOne(bytes: Uint8Array): Promise<LabelScore[]> {
+    const [result] = await this.classify([bytes]);
+    if (result instanceof Error) throw result;
+    return result;
+  }
+
+  /** One prediction on a blank image: compiles kernels and allocates buffers during init. */
+  public async warmUp(): Promise<void> {
+    const [h, w] = this.size;
+    const pixels = { data: new Uint8Array(h * w * this.channels), width: w, height: h, channels: this.channels };
+    await this.scores([pixels]);
+  }
+
+  private decode(bytes: Uint8Array) {
+    const resize = this.task.resize ?? 'tf-bilinear';
+    return decodeImage(bytes, {
+      channels: this.channels,
+      maxPixels: this.limits.maxImagePixels,
+      resize: resize.startsWith('sharp-')
+        ? { width: this.size[1], height: this.size[0], kernel: resize.slice('sharp-'.length) as 'lanczos3' | 'linear' | 'cubic' | 'nearest' }
+        : undefined,
+    });
+  }
+
+  private async scores(pixels: Parameters<typeof batchImagesToTensor>[1]): Promise<ArrayLike<number>[]> {
+    const x = batchImagesToTensor(this.tf, pixels, this.task);
+    let outputs: Record<string, import('@tensorflow/tfjs').Tensor> = {};
+    try {
+      outputs = await this.model.run({ [this.input.name]: x });
+      const y = outputs[this.model.outputs[0].name];
+      if (y.shape.length !== 2) {
+        throw new UnprocessableError(`The model's output has shape [${y.shape.join(',')}]; image classification needs [batch, classes]. Use the tensor task.`);
+      }
+      return rows(await y.data() as Float32Array, pixels.length);
+    } finally {
+      x.dispose();
+      for (const t of Object.values(outputs)) t.dispose();
+    }
+  }
+}
