@@ -100,13 +100,26 @@ function graphModel(model: GraphModel): ServableModel {
   const inputs = model.inputs.map((t) => specOf(t.name, t.dtype, t.shape));
   const outputs = model.outputs.map((t) => specOf(t.name, t.dtype, t.shape));
   const outputNames = outputs.map((o) => o.name);
+  // execute() is synchronous and cheaper; graphs with control flow or dynamic shapes
+  // need executeAsync(), which the first such call tells us.
+  let needsAsync = false;
   return {
     format: 'graph',
     inputs,
     outputs,
     run: async (named) => {
-      // executeAsync handles control-flow graphs too; it disposes its intermediates.
-      const ys = await model.executeAsync(named as NamedTensorMap, outputNames);
+      let ys: Tensor | Tensor[];
+      if (!needsAsync) {
+        try {
+          ys = model.execute(named as NamedTensorMap, outputNames);
+        } catch (err) {
+          if (!/executeAsync/.test((err as Error).message)) throw err;
+          needsAsync = true;
+          ys = await model.executeAsync(named as NamedTensorMap, outputNames);
+        }
+      } else {
+        ys = await model.executeAsync(named as NamedTensorMap, outputNames);
+      }
       const list = Array.isArray(ys) ? ys : [ys];
       return Object.fromEntries(outputs.map((s, i) => [s.name, list[i]]));
     },

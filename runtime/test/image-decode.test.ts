@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
+import type { Sharp } from 'sharp';
 import { decodeImage, sniffImageType, SUPPORTED_IMAGE_TYPES } from '../src/image-decode';
 import { readMultipartFile } from '../src/multipart';
 import { BadRequestError, InferenceError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../src/errors';
@@ -106,10 +107,10 @@ describe('decodeImage', () => {
   });
 
   test.each([
-    ['jpeg', (s: sharp.Sharp) => s.jpeg({ quality: 95 }), 40],
-    ['png', (s: sharp.Sharp) => s.png(), 0],
-    ['webp', (s: sharp.Sharp) => s.webp({ quality: 95 }), 40],
-    ['gif', (s: sharp.Sharp) => s.gif(), 0],
+    ['jpeg', (s: Sharp) => s.jpeg({ quality: 95 }), 40],
+    ['png', (s: Sharp) => s.png(), 0],
+    ['webp', (s: Sharp) => s.webp({ quality: 95 }), 40],
+    ['gif', (s: Sharp) => s.gif(), 0],
   ])('decodes %s to the right size, 3 channels and colours', async (_name, encode, tolerance) => {
     const bytes = await encode(raw(halves(32, 16), 32, 16, 3)).toBuffer();
     const img = await decodeImage(bytes, { channels: 3, maxPixels: LIMIT });
@@ -123,7 +124,8 @@ describe('decodeImage', () => {
   test('expands a greyscale PNG to 3 equal channels', async () => {
     const grey = Buffer.alloc(6 * 4, 77);
     grey[0] = 200;
-    const png = await raw(grey, 6, 4, 1).png().toBuffer();
+    // sharp writes RGB PNGs unless told the output is greyscale.
+    const png = await raw(grey, 6, 4, 1).toColourspace('b-w').png().toBuffer();
     expect((await sharp(png).metadata()).channels).toBe(1);
     const img = await decodeImage(png, { channels: 3, maxPixels: LIMIT });
     expect([img.width, img.height, img.channels, img.data.length]).toEqual([6, 4, 3, 6 * 4 * 3]);
@@ -140,7 +142,7 @@ describe('decodeImage', () => {
     expect([img.width, img.height, img.channels, img.data.length]).toEqual([4, 2, 3, 24]);
     expect(pixel(img, 3, 1)).toEqual([10, 20, 30]);
 
-    const greyAlpha = await raw(Buffer.from([90, 0, 90, 255]), 2, 1, 2).png().toBuffer();
+    const greyAlpha = await raw(Buffer.from([90, 0, 90, 255]), 2, 1, 2).toColourspace('b-w').png().toBuffer();
     expect((await sharp(greyAlpha).metadata()).channels).toBe(2);
     const g = await decodeImage(greyAlpha, { channels: 3, maxPixels: LIMIT });
     expect(Array.from(g.data)).toEqual([90, 90, 90, 90, 90, 90]);
@@ -319,6 +321,9 @@ describe('readMultipartFile', () => {
     return { body: Buffer.from(await res.arrayBuffer()), contentType: res.headers.get('content-type')! };
   }
 
+  /** A Blob of the bytes (a copy: Blob wants ArrayBuffer-backed parts). */
+  const blob = (bytes: Uint8Array, type: string) => new Blob([new Uint8Array(bytes)], { type });
+
   let png: Buffer;
   beforeAll(async () => {
     png = await raw(halves(16, 8), 16, 8, 3).png().toBuffer();
@@ -327,8 +332,8 @@ describe('readMultipartFile', () => {
   test('extracts the file field, and it decodes', async () => {
     const { body, contentType } = await form([
       ['note', 'hello'],
-      ['other', new Blob([Buffer.from('not this')], { type: 'text/plain' }), 'other.txt'],
-      ['image', new Blob([png], { type: 'image/png' }), 'cat.png'],
+      ['other', blob(Buffer.from('not this'), 'text/plain'), 'other.txt'],
+      ['image', blob(png, 'image/png'), 'cat.png'],
     ]);
     expect(contentType).toMatch(/^multipart\/form-data; boundary=/);
     const file = await readMultipartFile(body, contentType, OPTIONS);
@@ -342,8 +347,8 @@ describe('readMultipartFile', () => {
   test('takes the first of two files in the field', async () => {
     const second = Buffer.from('second file');
     const { body, contentType } = await form([
-      ['image', new Blob([png], { type: 'image/png' }), 'first.png'],
-      ['image', new Blob([second], { type: 'image/png' }), 'second.png'],
+      ['image', blob(png, 'image/png'), 'first.png'],
+      ['image', blob(second, 'image/png'), 'second.png'],
     ]);
     const file = await readMultipartFile(body, contentType, OPTIONS);
     expect(file.filename).toBe('first.png');
@@ -352,7 +357,7 @@ describe('readMultipartFile', () => {
 
   test('a missing field is a 400 naming the expected and the present fields', async () => {
     const { body, contentType } = await form([
-      ['photo', new Blob([png], { type: 'image/png' }), 'cat.png'],
+      ['photo', blob(png, 'image/png'), 'cat.png'],
       ['caption', 'a cat'],
     ]);
     const err = await rejection(readMultipartFile(body, contentType, OPTIONS));
@@ -368,7 +373,7 @@ describe('readMultipartFile', () => {
   });
 
   test('a file over maxBytes is a 413; exactly maxBytes is fine', async () => {
-    const { body, contentType } = await form([['image', new Blob([png], { type: 'image/png' }), 'cat.png']]);
+    const { body, contentType } = await form([['image', blob(png, 'image/png'), 'cat.png']]);
     const exact = await readMultipartFile(body, contentType, { field: 'image', maxBytes: png.length });
     expect(exact.bytes.length).toBe(png.length);
     const err = await rejection(readMultipartFile(body, contentType, { field: 'image', maxBytes: png.length - 1 }));
@@ -378,7 +383,7 @@ describe('readMultipartFile', () => {
   });
 
   test('a missing boundary or garbage body is a 400; another content type a 415', async () => {
-    const { body, contentType } = await form([['image', new Blob([png], { type: 'image/png' }), 'cat.png']]);
+    const { body, contentType } = await form([['image', blob(png, 'image/png'), 'cat.png']]);
     const noBoundary = await rejection(readMultipartFile(body, 'multipart/form-data', OPTIONS));
     expect(noBoundary).toBeInstanceOf(BadRequestError);
     expect(noBoundary.message).toMatch(/boundary/);
@@ -393,7 +398,7 @@ describe('readMultipartFile', () => {
   test('a truncated body is a 400, and every cut settles', async () => {
     const { body, contentType } = await form([
       ['note', 'hello'],
-      ['image', new Blob([png], { type: 'image/png' }), 'cat.png'],
+      ['image', blob(png, 'image/png'), 'cat.png'],
     ]);
     const half = await rejection(readMultipartFile(body.subarray(0, body.length >> 1), contentType, OPTIONS));
     expect(half).toBeInstanceOf(BadRequestError);

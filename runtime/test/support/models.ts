@@ -44,6 +44,12 @@ async function saveLayersModel(model: tf.LayersModel, dir: string): Promise<stri
   return dir;
 }
 
+/** The backend the tests run on; models built in tests need it before their first tensor. */
+export async function useWasm(): Promise<void> {
+  await tf.setBackend('wasm');
+  await tf.ready();
+}
+
 export const IRIS_FEATURES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'] as const;
 export const IRIS_LABELS = ['setosa', 'versicolor', 'virginica'] as const;
 
@@ -63,6 +69,7 @@ export function irisData(): IrisData {
  * initialisers, no shuffling) and saves it as a TF.js layers model.
  */
 export async function trainIrisModel(): Promise<string> {
+  await useWasm();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'iris-model-'));
   const { rows, labels } = irisData();
   const model = tf.sequential({
@@ -83,6 +90,7 @@ export async function trainIrisModel(): Promise<string> {
 
 /** A two-input layers model, out = 1*a0 + 2*a1 + 3*b0 + 4*b1 + 5*b2 + 0.5, with known weights. */
 export async function twoInputModel(): Promise<string> {
+  await useWasm();
   const a = tf.input({ shape: [2], name: 'a' });
   const b = tf.input({ shape: [3], name: 'b' });
   const concat = tf.layers.concatenate().apply([a, b]) as tf.SymbolicTensor;
