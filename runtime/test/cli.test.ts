@@ -1,0 +1,72 @@
+// `npx serverless-tf`: the root package's bin runs the bundled CLI. `serve` answers HTTP
+// on loopback through the same router as Lambda; `demo` classifies the sample photos.
+import { spawn, execFile } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { IRIS_FEATURES, IRIS_LABELS, sample, trainIrisModel } from './support/models';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+
+const BIN = path.join(__dirname, '..', '..', 'bin', 'serverless-tf.js');
+const run = promisify(execFile);
+
+async function startServe(args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; url: string; output: () => string }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'WARN' } });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  const deadline = Date.now() + 30_000;
+  while (!/at (http:\/\/\S+)/.test(out)) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not start: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, url: /at (http:\/\/\S+)/.exec(out)![1], output: () => out };
+}
+
+async function stop(child: ChildProcessWithoutNullStreams): Promise<number | null> {
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const [code] = await exited;
+  return code as number | null;
+}
+
+test('serve --model DIR --task JSON: a user\'s model on loopback, stopped cleanly by SIGTERM', async () => {
+  const dir = await trainIrisModel();
+  const task = JSON.stringify({ type: 'tabular', features: IRIS_FEATURES, labels: IRIS_LABELS });
+  const { child, url, output } = await startServe(['--model', dir, '--task', task, '--name', 'iris']);
+  try {
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(output()).toMatch(/Serving model "iris" \(layers, tabular\) on backend wasm/);
+    const res = await fetch(`${url}/v1/models/iris:predict`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: `${IRIS_FEATURES.join(',')}\n5.1,3.5,1.4,0.2\n` });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { predictions: { label: string }[][] }).predictions[0][0].label).toBe('setosa');
+  } finally {
+    expect(await stop(child)).toBe(0);
+  }
+});
+
+test('serve --demo: the demo model under the name "demo"', async () => {
+  const { child, url } = await startServe(['--demo']);
+  try {
+    const res = await fetch(`${url}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: await sample('chelsea.png') });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { predictions: { label: string }[] }).predictions[0].label).toBe('Neutral');
+    expect((await fetch(`${url}/v1/models/demo`)).status).toBe(200);
+  } finally {
+    await stop(child);
+  }
+});
+
+test('demo: classifies every sample photograph and prints the top labels', async () => {
+  const { stdout } = await run(process.execPath, [BIN, 'demo'], { timeout: 60_000 });
+  expect(stdout).toMatch(/on backend wasm/);
+  expect(stdout).toMatch(/chelsea\.png\s+Neutral 0\.9\d\d/);
+  expect(stdout).toMatch(/rocket\.jpg\s+Drawing 0\.8\d\d/);
+  expect(stdout).not.toMatch(/error:/);
+});
+
+test('usage errors exit non-zero with a message and the usage', async () => {
+  await expect(run(process.execPath, [BIN, 'serve'])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/serve needs --model and --task[\s\S]*Usage:/) });
+  await expect(run(process.execPath, [BIN, 'train'])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/Unknown command "train"/) });
+  await expect(run(process.execPath, [BIN, 'serve', '--model', '/nonexistent', '--task', '{"type":"tensor"}'])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/nonexistent/) });
+});
