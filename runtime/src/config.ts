@@ -98,6 +98,9 @@ export function validateTaskConfig(value: unknown, source: string): TaskConfig {
       if (value.resize !== undefined && !(RESIZE_METHODS as readonly unknown[]).includes(value.resize)) {
         throw new ConfigurationError(`${source}.resize must be one of ${RESIZE_METHODS.join(', ')}; got ${JSON.stringify(value.resize)}.`);
       }
+      for (const flag of ['alignCorners', 'halfPixelCenters', 'softmax'] as const) {
+        if (value[flag] !== undefined && typeof value[flag] !== 'boolean') throw new ConfigurationError(`${source}.${flag} must be true or false; got ${JSON.stringify(value[flag])}.`);
+      }
       validateNormalization(value.normalization, (value.channels as number | undefined) ?? 3, source);
       validateLabels(value.labels, source);
       validateTopK(value.topK, source);

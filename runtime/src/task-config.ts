@@ -29,7 +29,12 @@ export interface ImageClassificationTaskConfig {
   readonly resize?: ResizeMethod;
   /** tf-bilinear / tf-nearest only. Default false. */
   readonly alignCorners?: boolean;
-  /** Default 'zero-one'. */
+  /**
+   * tf-bilinear / tf-nearest only. Default false (TF1's resize_bilinear); TF2's
+   * tf.image.resize and Keras' Resizing layer use half-pixel centres.
+   */
+  readonly halfPixelCenters?: boolean;
+  /** Default 'zero-one' ('none' for models whose input is int32). */
   readonly normalization?: Normalization;
   /** Class labels in output order. Default: "0", "1", ... */
   readonly labels?: readonly string[];

@@ -48,7 +48,7 @@ test('serve --model DIR --task JSON: a user\'s model on loopback, stopped cleanl
 test('serve --demo: the demo model under the name "demo"', async () => {
   const { child, url } = await startServe(['--demo']);
   try {
-    const res = await fetch(`${url}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: await sample('chelsea.png') });
+    const res = await fetch(`${url}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(await sample('chelsea.png')) });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { predictions: { label: string }[] }).predictions[0].label).toBe('Neutral');
     expect((await fetch(`${url}/v1/models/demo`)).status).toBe(200);

@@ -19,6 +19,7 @@ export class ImageClassifier {
   private readonly size: [number, number];
   private readonly channels: 1 | 3;
   private readonly k: number;
+  private readonly preprocess: ImageClassificationTaskConfig & { readonly inputDtype: 'float32' | 'int32' };
 
   public constructor(private readonly tf: Tf, private readonly model: ServableModel, private readonly task: ImageClassificationTaskConfig, private readonly limits: ImageLimits) {
     this.size = resolveInputSize(task.inputSize);
@@ -41,6 +42,8 @@ export class ImageClassifier {
       }
     }
     this.k = task.topK ?? Math.min(5, model.outputs[0]?.shape?.[1] ?? 5);
+    // Models exported with uint8/int32 image inputs take raw pixel values.
+    this.preprocess = { ...task, inputDtype: this.input.dtype === 'int32' ? 'int32' : 'float32' };
   }
 
   /** Classifies each image; an image that fails gets its error in its place. */
@@ -82,7 +85,7 @@ export class ImageClassifier {
   }
 
   private async scores(pixels: Parameters<typeof batchImagesToTensor>[1]): Promise<ArrayLike<number>[]> {
-    const x = batchImagesToTensor(this.tf, pixels, this.task);
+    const x = batchImagesToTensor(this.tf, pixels, this.preprocess);
     let outputs: Record<string, import('@tensorflow/tfjs').Tensor> = {};
     try {
       outputs = await this.model.run({ [this.input.name]: x });
