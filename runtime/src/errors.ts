@@ -67,10 +67,13 @@ export class ServiceUnavailableError extends InferenceError {
   }
 }
 
-/** 405 is answered as 404 by TF Serving; we say which methods exist instead. */
+/** 405: the route exists but not for this method; `allow` lists the methods it takes. */
 export class MethodNotAllowedError extends InferenceError {
   public readonly statusCode = 405;
   public readonly kind = ERROR_KIND.NOT_FOUND;
+  public constructor(message: string, public readonly allow: readonly string[]) {
+    super(message);
+  }
 }
 
 // TensorFlow's and V8's wordings of running out of memory, host or device.
@@ -106,7 +109,7 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof InferenceError) {
     const headers: Record<string, string> = {};
     if (err instanceof ServiceUnavailableError) headers['Retry-After'] = String(err.retryAfterSeconds);
-    if (err instanceof MethodNotAllowedError) headers.Allow = 'GET, POST';
+    if (err instanceof MethodNotAllowedError) headers.Allow = err.allow.join(', ');
     return { statusCode: err.statusCode, kind: err.kind, message: err.message, headers };
   }
   if (isOutOfMemory(err)) {

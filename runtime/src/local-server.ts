@@ -4,7 +4,7 @@
 import { createServer } from 'node:http';
 import { route } from './routes';
 import { errorResponse } from './http';
-import { PayloadTooLargeError } from './errors';
+import { BadRequestError, PayloadTooLargeError } from './errors';
 import type { HttpResponse } from './http';
 import type { InferenceService } from './service';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -48,19 +48,30 @@ async function handle(service: InferenceService, req: IncomingMessage, res: Serv
   let answer: HttpResponse;
   try {
     const body = await readBody(req, service.config.maxBodyBytes);
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = requestPath(req.url ?? '/');
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-    answer = await route(service, { method: req.method ?? 'GET', path: url.pathname, headers, body });
+    answer = await route(service, { method: req.method ?? 'GET', path, headers, body });
   } catch (err) {
     answer = errorResponse(err);
     if (answer.errorKind) service.obs.error(answer.errorKind);
+    if (answer.statusCode >= 500) service.obs.logger.error('Request failed', { path: req.url, error: err as Error });
     // The rest of an oversize body is not read: close the connection after answering.
     if (err instanceof PayloadTooLargeError) res.setHeader('Connection', 'close');
   }
   if (res.headersSent) return;
   res.writeHead(answer.statusCode, { ...answer.headers, 'Content-Length': Buffer.byteLength(answer.body) });
   res.end(req.method === 'HEAD' ? undefined : answer.body);
+}
+
+/** The path of a request target: origin form (`/a?b`) or absolute form (`http://h/a`). */
+function requestPath(target: string): string {
+  if (target.startsWith('/')) return target.split(/[?#]/, 1)[0];
+  try {
+    return new URL(target).pathname;
+  } catch {
+    throw new BadRequestError(`The request target ${JSON.stringify(target.slice(0, 100))} is not a path or URL.`);
+  }
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {

@@ -38,7 +38,10 @@ export async function route(service: InferenceService, req: HttpRequest): Promis
     }
     const method = req.method.toUpperCase() === 'HEAD' ? 'GET' : req.method.toUpperCase();
     const handler = found.r.methods[method as 'GET' | 'POST'];
-    if (!handler) throw new MethodNotAllowedError(`${req.method} is not allowed on ${req.path}; use ${Object.keys(found.r.methods).join(' or ')}.`);
+    if (!handler) {
+      const allow = Object.keys(found.r.methods);
+      throw new MethodNotAllowedError(`${req.method} is not allowed on ${req.path}; use ${allow.join(' or ')}.`, allow);
+    }
     if (req.body.length > service.config.maxBodyBytes) {
       throw new PayloadTooLargeError(`The body is ${req.body.length} bytes; the limit is ${service.config.maxBodyBytes} bytes (Lambda's synchronous payload limit is 6 MB). Send a smaller input, or use asynchronous jobs for large inputs.`);
     }
