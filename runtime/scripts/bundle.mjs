@@ -2,15 +2,15 @@
 // dist/cli.mjs (serverless-tf). TensorFlow.js and sharp stay external: tfjs-node and
 // tfjs-node-gpu are native, must register on the same @tensorflow/tfjs-core instance
 // as our code, and the wasm backend reads its .wasm files from its own package folder.
+// The warmer goes to dist/warmer/index.mjs with everything bundled, the AWS SDK too, so
+// dist/warmer/ is a self-contained asset that does not depend on the SDK Lambda ships.
 import { build } from 'esbuild';
 import { rm } from 'node:fs/promises';
 
 const outdir = new URL('../dist/', import.meta.url).pathname;
 await rm(outdir, { recursive: true, force: true });
 const started = Date.now();
-const result = await build({
-  entryPoints: { handler: 'src/lambda.ts', cli: 'src/cli.ts' },
-  outdir,
+const common = {
   outExtension: { '.js': '.mjs' },
   bundle: true,
   platform: 'node',
@@ -20,12 +20,25 @@ const result = await build({
   sourcemap: 'linked',
   legalComments: 'linked',
   metafile: true,
-  external: ['@tensorflow/*', 'sharp'],
   // Bundled CommonJS dependencies call require(); give ESM output a real one.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
-});
-const sizes = Object.entries(result.metafile.outputs)
+};
+const results = await Promise.all([
+  build({
+    ...common,
+    entryPoints: { handler: 'src/lambda.ts', cli: 'src/cli.ts' },
+    outdir,
+    external: ['@tensorflow/*', 'sharp'],
+  }),
+  build({
+    ...common,
+    entryPoints: { index: 'src/warmer.ts' },
+    outdir: `${outdir}warmer/`,
+  }),
+]);
+const sizes = results
+  .flatMap((result) => Object.entries(result.metafile.outputs))
   .filter(([file]) => file.endsWith('.mjs'))
-  .map(([file, out]) => `${file.split('/').pop()} ${(out.bytes / 1024).toFixed(0)} KiB`);
+  .map(([file, out]) => `${file.slice(file.lastIndexOf('dist/') + 'dist/'.length)} ${(out.bytes / 1024).toFixed(0)} KiB`);
 console.log(`bundle: ${sizes.join(', ')} in ${Date.now() - started} ms`);
