@@ -16,7 +16,9 @@ const common = {
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  splitting: false,
+  // Chunks load on first use: the AWS SDK is imported dynamically (S3 models and events only).
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   sourcemap: 'linked',
   legalComments: 'linked',
   metafile: true,

@@ -25,7 +25,7 @@ export interface HandlerOptions {
 
 export function createHandler(service: InferenceService, options: HandlerOptions = {}): LambdaHandler {
   let coldStart = true;
-  const s3 = () => options.s3 ?? s3Client();
+  const s3 = async () => options.s3 ?? s3Client();
   return async (event, context) => {
     const wasCold = coldStart;
     coldStart = false;
@@ -39,9 +39,9 @@ export function createHandler(service: InferenceService, options: HandlerOptions
       case 'apigw-v2':
         return toProxyResponse(await httpOrError(service, () => fromApiGatewayV2(event as APIGatewayProxyEventV2)));
       case 's3':
-        return { results: await processS3Records(service, s3(), (event as S3Event).Records, requestId) };
+        return { results: await processS3Records(service, await s3(), (event as S3Event).Records, requestId) };
       case 'sqs':
-        return processSqs(service, s3(), event as SQSEvent, requestId);
+        return processSqs(service, await s3(), event as SQSEvent, requestId);
       case 'direct':
         return direct(service, event);
     }

@@ -17,14 +17,6 @@ sharp.cache(false);
 export const SUPPORTED_IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif'] as const;
 export type SupportedImageType = (typeof SUPPORTED_IMAGE_TYPES)[number];
 
-/** sharp's format names for the supported types. */
-const SHARP_FORMAT: Record<string, SupportedImageType> = {
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  webp: 'image/webp',
-  gif: 'image/gif',
-};
-
 const ACCEPTED = SUPPORTED_IMAGE_TYPES.join(', ');
 
 export type SharpKernel = 'lanczos3' | 'linear' | 'cubic' | 'nearest';
@@ -146,26 +138,9 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Pr
   // sharp takes an integral pixel limit; above 2^53 there is no meaningful limit anyway.
   const pixelLimit = Number.isSafeInteger(maxPixels) ? maxPixels : false;
 
-  // 1. The header only. limitInputPixels is off here because sharp would otherwise reject
-  //    a big header with its own message; we want one that names the dimensions and limit.
-  //    metadata() does not decode pixels, so no limit is needed to stay safe.
-  let width: number;
-  let height: number;
-  try {
-    const meta = await sharp(input, { limitInputPixels: false }).metadata();
-    if (!meta.format || SHARP_FORMAT[meta.format] === undefined) throw unsupported(bytes);
-    if (!meta.width || !meta.height) {
-      throw new BadRequestError(`The ${type} image has no dimensions in its header; it is corrupt.`);
-    }
-    width = meta.width;
-    height = meta.height;
-  } catch (err) {
-    throw mapSharpError(err, type, maxPixels);
-  }
-  if (width * height > maxPixels) throw tooManyPixels(width, height, maxPixels);
-
-  // 2. The pixels. Parameter errors from building the pipeline are programming errors and
-  //    are not mapped; only what happens while reading the image is.
+  // One pass: libvips checks the header against limitInputPixels before it decodes a
+  // pixel. Parameter errors from building the pipeline are programming errors and are not
+  // mapped; only what happens while reading the image is.
   let pipeline = sharp(input, {
     // 'error' aborts on truncated or corrupt data (a truncated JPEG would otherwise decode
     // with its missing rows grey). sharp's default, 'warning', also rejects the benign
@@ -191,6 +166,11 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Pr
   try {
     out = await pipeline.toBuffer({ resolveWithObject: true });
   } catch (err) {
+    // Only now read the header again, to say how large the image claims to be.
+    if (err instanceof Error && /exceeds pixel limit/i.test(err.message)) {
+      const meta = await sharp(input, { limitInputPixels: false }).metadata().catch(() => undefined);
+      if (meta?.width && meta.height) throw tooManyPixels(meta.width, meta.height, maxPixels);
+    }
     throw mapSharpError(err, type, maxPixels);
   }
   const { data, info } = out;

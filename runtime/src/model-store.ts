@@ -9,8 +9,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { s3Client } from './s3-client';
+import { s3Client, s3Commands } from './s3-client';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 export interface ModelStoreLogger {
@@ -127,7 +126,7 @@ async function fetchToCache(location: S3Location, options: ResolveModelDirOption
     return dir;
   }
 
-  const s3 = options.s3 ?? s3Client();
+  const s3 = options.s3 ?? await s3Client();
   const objects = await listModelObjects(s3, location, dir);
   const totalBytes = objects.reduce((sum, o) => sum + o.size, 0);
   options.logger?.info('Downloading model', { uri: location.uri, objects: objects.length, bytes: totalBytes, dir });
@@ -161,6 +160,7 @@ async function isCacheComplete(dir: string, location: S3Location): Promise<boole
 }
 
 async function listModelObjects(s3: S3Client, location: S3Location, dir: string): Promise<CachedObject[]> {
+  const { ListObjectsV2Command } = await s3Commands();
   const objects: CachedObject[] = [];
   let token: string | undefined;
   do {
@@ -190,6 +190,7 @@ async function listModelObjects(s3: S3Client, location: S3Location, dir: string)
 }
 
 async function downloadObject(s3: S3Client, location: S3Location, object: CachedObject, dir: string): Promise<void> {
+  const { GetObjectCommand } = await s3Commands();
   const target = safeLocalPath(dir, object.path);
   await mkdir(path.dirname(target), { recursive: true });
   // IfMatch: a file replaced after the listing would mix two model versions.

@@ -2,10 +2,10 @@
 // Lines, or an image), predicts in groups, and writes the results to a key derived
 // from the input key and its ETag, so a retry overwrites instead of duplicating.
 // Every input row ends as a prediction or as an error row that says why.
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
 import { toHttpError } from './errors';
+import { s3Commands } from './s3-client';
 import { isObject } from './config';
 import type { InferenceService } from './service';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -61,6 +61,7 @@ export async function processS3Object(service: InferenceService, s3: S3Client, r
   }
   const kind = inputKind(ref.key);
   if (!kind) return { input, rows: 0, failedRows: 0, skipped: 'not a .csv, .jsonl, .ndjson or image object' };
+  const { GetObjectCommand } = await s3Commands();
   const object = await s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...(ref.etag ? { IfMatch: ref.etag } : {}) }));
   const ctx: Ctx = { service, s3, ref: { ...ref, etag: ref.etag ?? object.ETag }, input, batchRows };
   const body = object.Body as Readable;
@@ -221,6 +222,7 @@ async function processImage(ctx: Ctx, body: Readable, length: number): Promise<B
 }
 
 async function write(ctx: Ctx, ext: string, predictions: string, errors: RowError[], rows: number): Promise<BatchResult> {
+  const { PutObjectCommand } = await s3Commands();
   const keys = outputKeys(ctx.service, ctx.ref, ext);
   const puts: Promise<unknown>[] = [];
   const contentType = ext === 'csv' ? 'text/csv' : ext === 'json' ? 'application/json' : 'application/x-ndjson';
