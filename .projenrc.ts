@@ -31,6 +31,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
       coveragePathIgnorePatterns: ['/node_modules/', '<rootDir>/runtime/'],
       watchPathIgnorePatterns: ['/node_modules/', '<rootDir>/runtime/'],
       modulePathIgnorePatterns: ['<rootDir>/runtime/', '<rootDir>/cdk.out/'],
+      // lib/*.ts sits beside its compiled lib/*.js: tests must run the sources.
+      moduleFileExtensions: ['ts', 'tsx', 'js', 'json', 'node'],
     },
   },
   tsconfig: {
@@ -50,6 +52,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '/.bench/',
   ],
   npmignoreEnabled: true,
+  devDeps: ['cdk-nag@^3.0.2', 'aws-cdk@^2.1148.1'],
 });
 
 // srcdir == libdir: keep the sources, ignore only the compiled output (set above).

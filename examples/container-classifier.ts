@@ -1,0 +1,30 @@
+// Example: the demo MobileNetV2 in a CPU container image, with provisioned concurrency
+// that scales on utilisation and a warm-up schedule.
+import * as path from 'path';
+import { Duration, Stack, StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import { Construct } from 'constructs';
+import { Compute, InferenceTask, Model, TensorFlowFunction } from '../lib';
+
+export const DEMO_MODEL_DIR = path.join(__dirname, '..', 'runtime', 'models', 'mobilenet_v2');
+export const DEMO_LABELS = ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy'];
+
+/** The demo model's own preprocessing: bilinear resize with aligned corners, then /255. */
+export const demoTask = () => InferenceTask.imageClassification({ inputSize: 224, alignCorners: true, labels: DEMO_LABELS, topK: 3 });
+
+export class ContainerClassifierStack extends Stack {
+  public readonly classifier: TensorFlowFunction;
+
+  public constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    this.classifier = new TensorFlowFunction(this, 'Classifier', {
+      model: Model.fromAsset(DEMO_MODEL_DIR),
+      task: demoTask(),
+      modelName: 'demo',
+      compute: Compute.container(),
+      provisionedConcurrency: 1,
+      provisionedConcurrencyScaling: { maxCapacity: 4 },
+      warmUp: { concurrency: 2, schedule: events.Schedule.rate(Duration.minutes(5)) },
+    });
+  }
+}

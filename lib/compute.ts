@@ -1,0 +1,169 @@
+// Where the function runs: a CPU container image, a GPU container on Lambda Managed
+// Instances, or a Node.js zip with the runtime in layers. One runtime, three packagings.
+import { Size, SizeRoundingBehavior } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+
+/**
+ * The packaging of a TensorFlowFunction.
+ */
+export enum ComputeType {
+  /** A container image on CPU: tfjs-node (libtensorflow). */
+  CONTAINER = 'container',
+  /** A container image on GPU instances (Lambda Managed Instances): tfjs-node-gpu. */
+  GPU = 'gpu',
+  /** A Node.js zip function with the runtime in layers: the wasm backend. */
+  ZIP = 'zip',
+}
+
+/**
+ * Options for a CPU container image.
+ */
+export interface ContainerComputeProps {
+  /**
+   * Extra Docker build arguments for the runtime's Dockerfile (e.g. BACKEND=wasm for a
+   * smaller image).
+   *
+   * @default - none
+   */
+  readonly buildArgs?: Record<string, string>;
+}
+
+/**
+ * Options for GPU compute on Lambda Managed Instances.
+ *
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances.html
+ */
+export interface GpuComputeProps {
+  /**
+   * GPU memory for each execution environment: 3, 6, 12, 16, 24 or 48 GiB.
+   *
+   * @default Size.gibibytes(16)
+   */
+  readonly acceleratorMemory?: Size;
+
+  /**
+   * An existing capacity provider. When given, the VPC, instance type and scaling props
+   * below must not be: they belong to the capacity provider.
+   *
+   * @default - a capacity provider is created
+   */
+  readonly capacityProvider?: lambda.ICapacityProvider;
+
+  /**
+   * GPU instance types the capacity provider may launch.
+   *
+   * @default - g6.xlarge (NVIDIA L4, 24 GB) and g5.xlarge (NVIDIA A10G, 24 GB)
+   */
+  readonly instanceTypes?: ec2.InstanceType[];
+
+  /**
+   * The VPC the instances run in.
+   *
+   * @default - a VPC with private subnets (and one NAT gateway) is created
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * Which subnets of the VPC.
+   *
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Security groups for the instances (1 to 5).
+   *
+   * @default - one security group that allows outbound traffic only
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+
+  /**
+   * The most vCPUs the capacity provider may run at once (12 to 15000).
+   *
+   * @default - Lambda's default
+   */
+  readonly maxVCpuCount?: number;
+
+  /**
+   * How the capacity provider scales.
+   *
+   * @default - lambda.ScalingOptions.auto()
+   */
+  readonly scalingOptions?: lambda.ScalingOptions;
+
+  /**
+   * Concurrent requests one execution environment serves (the runtime handles them
+   * concurrently on one loaded model).
+   *
+   * @default 10
+   */
+  readonly perExecutionEnvironmentMaxConcurrency?: number;
+
+  /**
+   * Execution environments kept ready for the published version: the GPU counterpart of
+   * provisioned concurrency.
+   *
+   * @default - Lambda's default (3)
+   */
+  readonly minExecutionEnvironments?: number;
+
+  /**
+   * The most execution environments for the published version.
+   *
+   * @default - no limit beyond the capacity provider's
+   */
+  readonly maxExecutionEnvironments?: number;
+}
+
+/**
+ * Options for a zip function with the runtime in layers.
+ */
+export interface ZipComputeProps {
+  /**
+   * Extra layers for the function (the runtime layer is added for you).
+   *
+   * @default - none
+   */
+  readonly layers?: lambda.ILayerVersion[];
+}
+
+/** The accelerator memory sizes Lambda accepts, in GiB. */
+export const ACCELERATOR_MEMORY_GIB = [3, 6, 12, 16, 24, 48];
+
+/**
+ * The compute a TensorFlowFunction runs on.
+ */
+export class Compute {
+  /** A container image on CPU (the default): tfjs-node, models up to GBs (10 GB image). */
+  public static container(props: ContainerComputeProps = {}): Compute {
+    return new Compute(ComputeType.CONTAINER, props, undefined, undefined);
+  }
+
+  /** A container image on GPU instances through Lambda Managed Instances (x86_64 only). */
+  public static gpu(props: GpuComputeProps = {}): Compute {
+    return new Compute(ComputeType.GPU, undefined, props, undefined);
+  }
+
+  /** A Node.js zip function with the runtime in layers: small models, fastest deploys. */
+  public static zip(props: ZipComputeProps = {}): Compute {
+    return new Compute(ComputeType.ZIP, undefined, undefined, props);
+  }
+
+  private constructor(
+    /** The packaging. */
+    public readonly type: ComputeType,
+    /** Container options, for ComputeType.CONTAINER. */
+    public readonly containerProps?: ContainerComputeProps,
+    /** GPU options, for ComputeType.GPU. */
+    public readonly gpuProps?: GpuComputeProps,
+    /** Zip options, for ComputeType.ZIP. */
+    public readonly zipProps?: ZipComputeProps,
+  ) {}
+
+  /** GPU memory per execution environment, in GiB. */
+  public get acceleratorMemoryGiB(): number | undefined {
+    if (this.type !== ComputeType.GPU) return undefined;
+    return (this.gpuProps?.acceleratorMemory ?? Size.gibibytes(16)).toGibibytes({ rounding: SizeRoundingBehavior.NONE });
+  }
+}

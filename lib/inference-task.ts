@@ -1,0 +1,273 @@
+// What the model's inputs and outputs mean, typed for CDK users and serialised into the
+// runtime's SERVERLESS_TF_TASK. Preprocessing is part of a model's contract: the resize
+// method and normalisation must be the ones the model was trained with.
+import { Token } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import { TensorFlowValidationError } from './private/validation-error';
+
+/**
+ * How images are resized to the model's input size.
+ */
+export enum ResizeMethod {
+  /** tf.image.resizeBilinear: what TensorFlow and Keras training pipelines use. */
+  TF_BILINEAR = 'tf-bilinear',
+  /** tf.image.resizeNearestNeighbor. */
+  TF_NEAREST = 'tf-nearest',
+  /** sharp's lanczos3 kernel: faster, but only for models trained with it. */
+  SHARP_LANCZOS3 = 'sharp-lanczos3',
+  /** sharp's linear kernel. */
+  SHARP_LINEAR = 'sharp-linear',
+  /** sharp's cubic kernel. */
+  SHARP_CUBIC = 'sharp-cubic',
+  /** sharp's nearest-neighbour kernel. */
+  SHARP_NEAREST = 'sharp-nearest',
+}
+
+/**
+ * How pixel values (0..255) are scaled before they reach the model.
+ */
+export class Normalization {
+  /** x / 255, to [0, 1]. */
+  public static zeroOne(): Normalization {
+    return new Normalization('zero-one');
+  }
+
+  /** x / 127.5 - 1, to [-1, 1] (MobileNet, Inception preprocessing). */
+  public static minusOneOne(): Normalization {
+    return new Normalization('minus-one-one');
+  }
+
+  /** Raw 0..255 values (models with their own preprocessing layer). */
+  public static none(): Normalization {
+    return new Normalization('none');
+  }
+
+  /**
+   * (x / 255 - mean) / std per channel (ImageNet: mean [0.485, 0.456, 0.406], std [0.229, 0.224, 0.225]).
+   */
+  public static meanStd(mean: number[], std: number[]): Normalization {
+    return new Normalization(undefined, mean, std);
+  }
+
+  private constructor(private readonly name?: string, private readonly mean?: number[], private readonly std?: number[]) {}
+
+  /** The runtime's JSON form. @internal */
+  public _render(scope: IConstruct, channels: number): unknown {
+    if (this.name) return this.name;
+    if (this.mean!.length !== channels || this.std!.length !== channels) {
+      throw new TensorFlowValidationError(scope, `Normalization.meanStd needs ${channels} values each for mean and std (one per channel); got ${this.mean!.length} and ${this.std!.length}.`);
+    }
+    if (this.std!.some((s) => s <= 0)) throw new TensorFlowValidationError(scope, `Normalization.meanStd: every std must be > 0; got [${this.std!.join(', ')}].`);
+    return { mean: this.mean, std: this.std };
+  }
+}
+
+/**
+ * Image classification: images in (JPEG, PNG, WebP, GIF), top-k labels out.
+ */
+export interface ImageClassificationProps {
+  /**
+   * The model's input height and width for square inputs.
+   *
+   * @default - inputHeight and inputWidth must be given
+   */
+  readonly inputSize?: number;
+  /**
+   * The model's input height, for non-square inputs.
+   *
+   * @default inputSize
+   */
+  readonly inputHeight?: number;
+  /**
+   * The model's input width, for non-square inputs.
+   *
+   * @default inputSize
+   */
+  readonly inputWidth?: number;
+  /**
+   * Colour channels: 3 (RGB) or 1 (greyscale).
+   *
+   * @default 3
+   */
+  readonly channels?: number;
+  /**
+   * How images are resized to the input size: the method the model was trained with.
+   *
+   * @default ResizeMethod.TF_BILINEAR
+   */
+  readonly resize?: ResizeMethod;
+  /**
+   * Align corners when resizing with a tf-* method (TF1-era models, and nsfwjs).
+   *
+   * @default false
+   */
+  readonly alignCorners?: boolean;
+  /**
+   * Half-pixel centres when resizing with a tf-* method (TF2's tf.image.resize and Keras' Resizing layer).
+   *
+   * @default false
+   */
+  readonly halfPixelCenters?: boolean;
+  /**
+   * Pixel scaling.
+   *
+   * @default Normalization.zeroOne()
+   */
+  readonly normalization?: Normalization;
+  /**
+   * Class labels in the order of the model's outputs.
+   *
+   * @default - "0", "1", ...
+   */
+  readonly labels?: string[];
+  /**
+   * How many classes each answer lists, best first.
+   *
+   * @default 5, or fewer when the model has fewer classes
+   */
+  readonly topK?: number;
+  /**
+   * Apply softmax to the output, for models that output logits.
+   *
+   * @default false
+   */
+  readonly softmax?: boolean;
+}
+
+/**
+ * Tabular prediction: named feature columns in (JSON objects or CSV rows).
+ */
+export interface TabularProps {
+  /** Feature names, in the order of the model's input vector. */
+  readonly features: string[];
+  /**
+   * Class labels, for classifiers (one output score per label).
+   *
+   * @default - no labels: raw outputs, or named by outputNames
+   */
+  readonly labels?: string[];
+  /**
+   * Output names, for regressors (one output value per name).
+   *
+   * @default - raw output arrays
+   */
+  readonly outputNames?: string[];
+  /**
+   * For classifiers, how many classes each answer lists.
+   *
+   * @default - all labels
+   */
+  readonly topK?: number;
+  /**
+   * Apply softmax to the output.
+   *
+   * @default false
+   */
+  readonly softmax?: boolean;
+}
+
+/**
+ * The runtime task configuration, rendered.
+ */
+export interface InferenceTaskConfig {
+  /** The task type: image-classification, tabular or tensor. */
+  readonly type: string;
+  /** The JSON the runtime reads from SERVERLESS_TF_TASK. */
+  readonly json: string;
+}
+
+/**
+ * What the model does with its inputs. Every task also serves raw tensors (TF Serving
+ * REST and KServe V2).
+ */
+export abstract class InferenceTask {
+  /** Images in, labelled classes out (POST /classify). */
+  public static imageClassification(props: ImageClassificationProps): InferenceTask {
+    return new ImageClassificationTask(props);
+  }
+
+  /** Named features in, labelled classes or named values out. */
+  public static tabular(props: TabularProps): InferenceTask {
+    return new TabularTask(props);
+  }
+
+  /** Raw tensors in and out only. */
+  public static tensor(): InferenceTask {
+    return new TensorTask();
+  }
+
+  /** Renders and validates the task for a function in `scope`. */
+  public abstract bind(scope: IConstruct): InferenceTaskConfig;
+}
+
+class ImageClassificationTask extends InferenceTask {
+  public constructor(private readonly props: ImageClassificationProps) {
+    super();
+  }
+
+  public bind(scope: IConstruct): InferenceTaskConfig {
+    const p = this.props;
+    const height = p.inputHeight ?? p.inputSize;
+    const width = p.inputWidth ?? p.inputSize;
+    for (const [name, value] of [['inputHeight', height], ['inputWidth', width]] as const) {
+      if (value === undefined) {
+        throw new TensorFlowValidationError(scope, `InferenceTask.imageClassification needs inputSize (square inputs) or both inputHeight and inputWidth; ${name} is missing.`);
+      }
+      checkInt(scope, `imageClassification ${name}`, value, 1, 8192);
+    }
+    const channels = p.channels ?? 3;
+    if (channels !== 1 && channels !== 3) throw new TensorFlowValidationError(scope, `InferenceTask.imageClassification channels must be 1 or 3; got ${channels}.`);
+    if (p.topK !== undefined) checkInt(scope, 'imageClassification topK', p.topK, 1, 10_000);
+    if (p.labels && p.labels.length === 0) throw new TensorFlowValidationError(scope, 'InferenceTask.imageClassification labels must not be empty; omit it to answer class indices.');
+    const config = {
+      type: 'image-classification',
+      inputSize: height === width ? height : [height, width],
+      channels,
+      resize: p.resize ?? ResizeMethod.TF_BILINEAR,
+      ...(p.alignCorners !== undefined ? { alignCorners: p.alignCorners } : {}),
+      ...(p.halfPixelCenters !== undefined ? { halfPixelCenters: p.halfPixelCenters } : {}),
+      normalization: (p.normalization ?? Normalization.zeroOne())._render(scope, channels),
+      ...(p.labels ? { labels: p.labels } : {}),
+      ...(p.topK !== undefined ? { topK: p.topK } : {}),
+      ...(p.softmax !== undefined ? { softmax: p.softmax } : {}),
+    };
+    return { type: config.type, json: JSON.stringify(config) };
+  }
+}
+
+class TabularTask extends InferenceTask {
+  public constructor(private readonly props: TabularProps) {
+    super();
+  }
+
+  public bind(scope: IConstruct): InferenceTaskConfig {
+    const p = this.props;
+    if (p.features.length === 0) throw new TensorFlowValidationError(scope, 'InferenceTask.tabular features must list the feature names, in the order of the model\'s input vector.');
+    const duplicates = p.features.filter((f, i) => p.features.indexOf(f) !== i);
+    if (duplicates.length) throw new TensorFlowValidationError(scope, `InferenceTask.tabular features has duplicate names: ${[...new Set(duplicates)].join(', ')}.`);
+    if (p.labels && p.outputNames) throw new TensorFlowValidationError(scope, 'InferenceTask.tabular: give labels (a classifier) or outputNames (a regressor), not both.');
+    if (p.topK !== undefined) checkInt(scope, 'tabular topK', p.topK, 1, 10_000);
+    const config = {
+      type: 'tabular',
+      features: p.features,
+      ...(p.labels ? { labels: p.labels } : {}),
+      ...(p.outputNames ? { outputNames: p.outputNames } : {}),
+      ...(p.topK !== undefined ? { topK: p.topK } : {}),
+      ...(p.softmax !== undefined ? { softmax: p.softmax } : {}),
+    };
+    return { type: config.type, json: JSON.stringify(config) };
+  }
+}
+
+class TensorTask extends InferenceTask {
+  public bind(): InferenceTaskConfig {
+    return { type: 'tensor', json: JSON.stringify({ type: 'tensor' }) };
+  }
+}
+
+function checkInt(scope: IConstruct, name: string, value: number, min: number, max: number): void {
+  if (Token.isUnresolved(value)) return;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new TensorFlowValidationError(scope, `InferenceTask.${name} must be a whole number from ${min} to ${max}; got ${value}.`);
+  }
+}

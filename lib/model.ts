@@ -1,0 +1,159 @@
+// Where a model comes from: a folder baked into the function at deploy time, or an S3
+// prefix read at init (and cached in /tmp). Format and size are known at synth time
+// where possible, so the function can be sized and impossible combinations refused.
+import * as fs from 'fs';
+import * as path from 'path';
+import { Size, Token } from 'aws-cdk-lib';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { IConstruct } from 'constructs';
+import { TensorFlowValidationError } from './private/validation-error';
+
+/**
+ * The format of a model's files.
+ */
+export enum ModelFormat {
+  /** Detected from the files: model.json's "format", or saved_model.pb. */
+  AUTO = 'auto',
+  /** A TF.js graph model (tensorflowjs_converter output): model.json + weight shards. */
+  GRAPH = 'graph',
+  /** A TF.js layers model (Keras converted, or saved by TF.js): model.json + weight shards. */
+  LAYERS = 'layers',
+  /** A TensorFlow SavedModel: needs the native backend (container or GPU compute). */
+  SAVED_MODEL = 'saved_model',
+}
+
+/**
+ * Options for a model in a local folder.
+ */
+export interface ModelAssetOptions {
+  /**
+   * The model's format.
+   *
+   * @default ModelFormat.AUTO - detected at synth time from the folder's files
+   */
+  readonly format?: ModelFormat;
+}
+
+/**
+ * Options for a model read from S3.
+ */
+export interface ModelBucketOptions {
+  /**
+   * The model's format. Give it when it is a SavedModel, so synth can refuse packagings
+   * that cannot load one.
+   *
+   * @default ModelFormat.AUTO - detected by the runtime at init
+   */
+  readonly format?: ModelFormat;
+
+  /**
+   * The model's total size. Used to size memory and /tmp (the model is downloaded there
+   * once per execution environment).
+   *
+   * @default - unknown: memory 2048 MiB and 2 GiB of ephemeral storage unless set on the function
+   */
+  readonly size?: Size;
+}
+
+/**
+ * What a model resolves to when a function uses it.
+ */
+export interface ModelConfig {
+  /** The model's format, detected where the files are at hand. */
+  readonly format: ModelFormat;
+  /** The model's size in bytes, when known at synth time. */
+  readonly sizeBytes?: number;
+  /** The local folder, for models packaged with the function. */
+  readonly localPath?: string;
+  /** The bucket, for models read at init. */
+  readonly bucket?: s3.IBucket;
+  /** The key prefix in the bucket, ending in '/'. */
+  readonly prefix?: string;
+}
+
+/**
+ * A TensorFlow model for a TensorFlowFunction.
+ */
+export abstract class Model {
+  /**
+   * A model in a local folder: baked into the image (container and GPU compute), or a
+   * layer (zip compute).
+   *
+   * @param modelPath folder holding model.json and its weight shards, or a SavedModel
+   */
+  public static fromAsset(modelPath: string, options: ModelAssetOptions = {}): Model {
+    return new AssetModel(path.resolve(modelPath), options);
+  }
+
+  /**
+   * A model under an S3 prefix, downloaded at init into /tmp and reused for the life of
+   * the execution environment. The function may read that prefix and nothing else.
+   *
+   * @param prefix key prefix of the model's folder, e.g. 'models/mobilenet/v3/'
+   */
+  public static fromBucket(bucket: s3.IBucket, prefix: string, options: ModelBucketOptions = {}): Model {
+    return new BucketModel(bucket, prefix, options);
+  }
+
+  /** Resolves the model for a function in `scope`. */
+  public abstract bind(scope: IConstruct): ModelConfig;
+}
+
+class AssetModel extends Model {
+  public constructor(private readonly dir: string, private readonly options: ModelAssetOptions) {
+    super();
+  }
+
+  public bind(scope: IConstruct): ModelConfig {
+    if (!fs.existsSync(this.dir) || !fs.statSync(this.dir).isDirectory()) {
+      throw new TensorFlowValidationError(scope, `Model.fromAsset: ${this.dir} is not a folder. Give the folder that holds model.json (TF.js) or saved_model.pb (SavedModel).`);
+    }
+    const detected = detectFormat(this.dir);
+    if (!detected) {
+      throw new TensorFlowValidationError(scope, `Model.fromAsset: ${this.dir} has neither model.json nor saved_model.pb. Convert the model with tensorflowjs_converter, or point at the SavedModel folder.`);
+    }
+    const format = this.options.format ?? ModelFormat.AUTO;
+    if (format !== ModelFormat.AUTO && format !== detected) {
+      throw new TensorFlowValidationError(scope, `Model.fromAsset: format ${format} was given, but ${this.dir} holds a ${detected} model. Remove the format option or fix it.`);
+    }
+    return { format: detected, sizeBytes: folderSize(this.dir), localPath: this.dir };
+  }
+}
+
+class BucketModel extends Model {
+  public constructor(private readonly bucket: s3.IBucket, private readonly prefix: string, private readonly options: ModelBucketOptions) {
+    super();
+  }
+
+  public bind(scope: IConstruct): ModelConfig {
+    if (!Token.isUnresolved(this.prefix) && (this.prefix.startsWith('/') || this.prefix.includes('..') || this.prefix.includes('*'))) {
+      throw new TensorFlowValidationError(scope, `Model.fromBucket: prefix "${this.prefix}" must be a plain key prefix such as "models/resnet/v2/" (no leading '/', '..' or '*').`);
+    }
+    const prefix = Token.isUnresolved(this.prefix) || this.prefix === '' || this.prefix.endsWith('/') ? this.prefix : `${this.prefix}/`;
+    const size = this.options.size;
+    return {
+      format: this.options.format ?? ModelFormat.AUTO,
+      sizeBytes: size && !Token.isUnresolved(size.toBytes()) ? size.toBytes() : undefined,
+      bucket: this.bucket,
+      prefix,
+    };
+  }
+}
+
+function detectFormat(dir: string): ModelFormat | undefined {
+  if (fs.existsSync(path.join(dir, 'saved_model.pb'))) return ModelFormat.SAVED_MODEL;
+  const modelJson = path.join(dir, 'model.json');
+  if (!fs.existsSync(modelJson)) return undefined;
+  const json = JSON.parse(fs.readFileSync(modelJson, 'utf8')) as { format?: string; modelTopology?: Record<string, unknown> };
+  if (json.format === 'graph-model' || (json.modelTopology && 'node' in json.modelTopology)) return ModelFormat.GRAPH;
+  return ModelFormat.LAYERS;
+}
+
+function folderSize(dir: string): number {
+  let total = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    total += entry.isDirectory() ? folderSize(p) : fs.statSync(p).size;
+  }
+  return total;
+}

@@ -1,0 +1,121 @@
+// GPU compute: an x86_64 image function on a Lambda Managed Instances capacity provider
+// with GPU instance types, and AcceleratorConfig set through the one escape hatch below.
+import { Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { Construct } from 'constructs';
+import type { Compute } from '../compute';
+import type { ModelConfig } from '../model';
+import { acknowledgeManagedPolicy } from './acknowledge';
+import { stageDockerContext } from './runtime-package';
+import { TensorFlowValidationError } from './validation-error';
+
+/** Default GPU instance types: NVIDIA L4 and A10G, 24 GB each, the smallest sizes. */
+export const DEFAULT_GPU_INSTANCE_TYPES = ['g6.xlarge', 'g5.xlarge'];
+
+/** Lambda's bounds for a capacity provider's maxVCpuCount. */
+export const MIN_VCPU = 12;
+export const MAX_VCPU = 15000;
+
+export interface GpuFunction {
+  readonly function: lambda.Function;
+  readonly capacityProvider: lambda.ICapacityProvider;
+}
+
+export function buildGpuFunction(scope: Construct, functionProps: lambda.FunctionOptions, compute: Compute, model: ModelConfig): GpuFunction {
+  const props = compute.gpuProps ?? {};
+  validate(scope, props);
+  const fn = new lambda.DockerImageFunction(scope, 'Function', {
+    ...functionProps,
+    architecture: lambda.Architecture.X86_64,
+    code: lambda.DockerImageCode.fromImageAsset(stageDockerContext(scope, model.localPath), {
+      file: 'docker/Dockerfile.gpu',
+      buildArgs: { MODEL_DIR: 'model' },
+      platform: ecr_assets.Platform.LINUX_AMD64,
+    }),
+  });
+  // aws-cdk-lib 2.276 has no L2 acceleratorConfig (2.278 adds it): set the CloudFormation
+  // property here, and only here. Switch to `acceleratorConfig` when upgrading.
+  const cfn = fn.node.defaultChild as lambda.CfnFunction;
+  cfn.addPropertyOverride('AcceleratorConfig', { AcceleratorMemorySize: compute.acceleratorMemoryGiB });
+  Validations.of(cfn).acknowledge({ id: 'CloudFormation-Validate::F3002', reason: 'AcceleratorConfig is in the CloudFormation reference for AWS::Lambda::Function, but not yet in the schema bundled with aws-cdk-lib 2.276.' });
+
+  const capacityProvider = props.capacityProvider ?? createCapacityProvider(scope, props);
+  const provider = capacityProvider as lambda.CapacityProvider;
+  if (typeof provider.addFunction !== 'function') {
+    throw new TensorFlowValidationError(scope, 'Compute.gpu capacityProvider must be a lambda.CapacityProvider defined in this app (an imported one cannot attach functions in aws-cdk-lib 2.276).');
+  }
+  provider.addFunction(fn, {
+    perExecutionEnvironmentMaxConcurrency: props.perExecutionEnvironmentMaxConcurrency,
+    ...(props.minExecutionEnvironments !== undefined || props.maxExecutionEnvironments !== undefined
+      ? {
+        latestPublishedScalingConfig: {
+          minExecutionEnvironments: props.minExecutionEnvironments,
+          maxExecutionEnvironments: props.maxExecutionEnvironments,
+        },
+      }
+      : {}),
+  });
+  return { function: fn, capacityProvider };
+}
+
+function validate(scope: Construct, props: NonNullable<Compute['gpuProps']>): void {
+  const fail = (message: string) => {
+    throw new TensorFlowValidationError(scope, message);
+  };
+  if (props.capacityProvider) {
+    const owned = (['instanceTypes', 'vpc', 'vpcSubnets', 'securityGroups', 'maxVCpuCount', 'scalingOptions'] as const).filter((k) => props[k] !== undefined);
+    if (owned.length) fail(`Compute.gpu: give capacityProvider or ${owned.join(', ')}, not both: those belong to the capacity provider.`);
+  }
+  if (props.maxVCpuCount !== undefined && (props.maxVCpuCount < MIN_VCPU || props.maxVCpuCount > MAX_VCPU)) {
+    fail(`Compute.gpu maxVCpuCount must be ${MIN_VCPU} to ${MAX_VCPU}; got ${props.maxVCpuCount}.`);
+  }
+  if (props.securityGroups && (props.securityGroups.length < 1 || props.securityGroups.length > 5)) {
+    fail(`Compute.gpu securityGroups must hold 1 to 5 security groups; got ${props.securityGroups.length}.`);
+  }
+  const c = props.perExecutionEnvironmentMaxConcurrency;
+  if (c !== undefined && (!Number.isInteger(c) || c < 1)) fail(`Compute.gpu perExecutionEnvironmentMaxConcurrency must be a whole number of at least 1; got ${c}.`);
+  const min = props.minExecutionEnvironments;
+  const max = props.maxExecutionEnvironments;
+  if (min !== undefined && max !== undefined && max < min) fail(`Compute.gpu maxExecutionEnvironments (${max}) must be at least minExecutionEnvironments (${min}).`);
+  const nonGpu = (props.instanceTypes ?? []).map((t) => t.toString()).filter((t) => !/^(g\d|p\d)/.test(t));
+  if (nonGpu.length) fail(`Compute.gpu instanceTypes must be GPU instances (g or p families); ${nonGpu.join(', ')} ${nonGpu.length > 1 ? 'are' : 'is'} not.`);
+}
+
+function createCapacityProvider(scope: Construct, props: NonNullable<Compute['gpuProps']>): lambda.CapacityProvider {
+  const vpc = props.vpc ?? createVpc(scope);
+  const subnets = vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnets;
+  if (subnets.length < 1 || subnets.length > 16) {
+    throw new TensorFlowValidationError(scope, `Compute.gpu needs 1 to 16 subnets for the capacity provider; the selection gave ${subnets.length}. Set vpcSubnets.`);
+  }
+  const securityGroups = props.securityGroups ?? [new ec2.SecurityGroup(scope, 'InstanceSecurityGroup', {
+    vpc,
+    description: 'GPU instances of the TensorFlow function: outbound only (image pulls, S3 model reads, Lambda service)',
+    allowAllOutbound: true,
+  })];
+  const provider = new lambda.CapacityProvider(scope, 'CapacityProvider', {
+    subnets,
+    securityGroups,
+    architectures: [lambda.Architecture.X86_64],
+    instanceTypeFilter: lambda.InstanceTypeFilter.allow(props.instanceTypes ?? DEFAULT_GPU_INSTANCE_TYPES.map((t) => new ec2.InstanceType(t))),
+    maxVCpuCount: props.maxVCpuCount,
+    scalingOptions: props.scalingOptions,
+  });
+  acknowledgeManagedPolicy(provider, 'AWSLambdaManagedEC2ResourceOperator', 'The AWS managed operator policy for Lambda Managed Instances, which lets Lambda launch and manage the capacity provider\'s EC2 instances.');
+  return provider;
+}
+
+function createVpc(scope: Construct): ec2.Vpc {
+  const vpc = new ec2.Vpc(scope, 'Vpc', {
+    maxAzs: 2,
+    natGateways: 1,
+    subnetConfiguration: [
+      { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+      { name: 'instances', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
+    ],
+  });
+  vpc.addFlowLog('FlowLog');
+  Validations.of(vpc).acknowledge({ id: 'AwsSolutions-EC23', reason: 'No inbound rules are added; the default security group is not used by the instances.' });
+  return vpc;
+}

@@ -1,0 +1,113 @@
+// Zip compute: a Node.js 24 function whose code is a one-line re-export of the runtime in
+// the shared TensorFlowRuntimeLayer, with the model in a layer of its own (at /opt/model)
+// or read from S3 at init. Checked against Lambda's size and layer limits at synth time.
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Size, Stack } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { Construct } from 'constructs';
+import type { Compute } from '../compute';
+import type { ModelConfig } from '../model';
+import { RuntimeEnvironment } from '../runtime-environment';
+import { TensorFlowRuntimeLayer } from '../tensorflow-runtime-layer';
+import { mib } from './sizing';
+import { TensorFlowValidationError } from './validation-error';
+
+/**
+ * Lambda's limit on a function's code and all of its layers, unzipped: 250 MB as the
+ * documentation writes it, enforced as 262,144,000 bytes (250 MiB).
+ *
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+ */
+export const MAX_UNZIPPED_BYTES = 262_144_000;
+
+/** Lambda's limit on layers per function. */
+export const MAX_LAYERS = 5;
+
+/**
+ * The runtime layer's unzipped size, rounded up: measured at 31.3 MB (29.8 MiB) for
+ * x86_64 and 31.0 MB for arm64 with the runtime's lockfile of TensorFlow.js 4.22 and
+ * sharp 0.35 (of which libvips is 18 MB). test/zip-compute.test.ts checks a real build
+ * against it.
+ */
+export const RUNTIME_LAYER_SIZE = Size.mebibytes(32);
+
+/** The function's own code: the runtime's handler, re-exported from the layer. */
+const ENTRY_SOURCE = "export { handler } from '/opt/nodejs/serverless-tf/handler.mjs';\n";
+
+export function buildZipFunction(scope: Construct, functionProps: lambda.FunctionOptions, compute: Compute, model: ModelConfig): lambda.Function {
+  const architecture = functionProps.architecture ?? lambda.Architecture.X86_64;
+  const extraLayers = [...functionProps.layers ?? [], ...compute.zipProps?.layers ?? []];
+  const modelInLayer = model.localPath !== undefined;
+  validate(scope, model, modelInLayer ? 2 : 1, extraLayers.length);
+
+  const layers: lambda.ILayerVersion[] = [runtimeLayer(scope, architecture).layerVersion];
+  if (model.localPath) layers.push(modelLayer(scope, model.localPath, architecture));
+  layers.push(...extraLayers);
+
+  return new lambda.Function(scope, 'Function', {
+    ...functionProps,
+    architecture,
+    runtime: lambda.Runtime.NODEJS_24_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromAsset(stageEntry()),
+    layers,
+    environment: { [RuntimeEnvironment.BACKEND]: 'wasm', ...functionProps.environment },
+  });
+}
+
+function validate(scope: Construct, model: ModelConfig, ourLayers: number, extraLayers: number): void {
+  const total = ourLayers + extraLayers;
+  if (total > MAX_LAYERS) {
+    throw new TensorFlowValidationError(scope, `Compute.zip: a function takes at most ${MAX_LAYERS} layers (Lambda's limit); this one would have ${total}: the runtime layer${ourLayers === 2 ? ', the model layer' : ''} and ${extraLayers} from the layers and Compute.zip({ layers }) props. Remove ${total - MAX_LAYERS}.`);
+  }
+  const runtimeBytes = RUNTIME_LAYER_SIZE.toBytes();
+  const modelBytes = model.localPath !== undefined ? model.sizeBytes ?? 0 : 0;
+  if (runtimeBytes + modelBytes > MAX_UNZIPPED_BYTES) {
+    throw new TensorFlowValidationError(scope, `Compute.zip: the model (${mib(modelBytes)}) and the runtime layer (${mib(runtimeBytes)}) come to ${mib(modelBytes + runtimeBytes)} unzipped, over Lambda's 250 MB limit (${mib(MAX_UNZIPPED_BYTES)}) for a function and its layers. Use Compute.container() (images up to 10 GB), or Model.fromBucket to read the model from S3 into /tmp at init.`);
+  }
+}
+
+/** One runtime layer per stack and architecture, shared by every zip function in it. */
+function runtimeLayer(scope: Construct, architecture: lambda.Architecture): TensorFlowRuntimeLayer {
+  const stack = Stack.of(scope);
+  const id = `ServerlessTensorFlowRuntime-${architecture.name}`;
+  const existing = stack.node.tryFindChild(id);
+  if (existing instanceof TensorFlowRuntimeLayer) return existing;
+  return new TensorFlowRuntimeLayer(stack, id, { architecture });
+}
+
+/** The model folder as a layer whose content sits under model/, so it lands at /opt/model. */
+function modelLayer(scope: Construct, modelPath: string, architecture: lambda.Architecture): lambda.LayerVersion {
+  return new lambda.LayerVersion(scope, 'ModelLayer', {
+    description: `TensorFlow model ${path.basename(modelPath)} for ${scope.node.path}, at /opt/model`,
+    compatibleRuntimes: [lambda.Runtime.NODEJS_24_X],
+    compatibleArchitectures: [architecture],
+    code: lambda.Code.fromAsset(modelPath, {
+      bundling: {
+        // A copy into model/: done locally, so the image is never pulled.
+        image: lambda.Runtime.NODEJS_24_X.bundlingImage,
+        command: ['bash', '-c', 'mkdir -p /asset-output/model && cp -R /asset-input/. /asset-output/model/'],
+        local: {
+          tryBundle(outputDir: string) {
+            fs.cpSync(modelPath, path.join(outputDir, 'model'), { recursive: true, dereference: true });
+            return true;
+          },
+        },
+      },
+    }),
+  });
+}
+
+let stagedEntry: string | undefined;
+
+/** A folder holding index.mjs; its content never changes, so one per process will do. */
+function stageEntry(): string {
+  if (stagedEntry && fs.existsSync(path.join(stagedEntry, 'index.mjs'))) return stagedEntry;
+  const hash = crypto.createHash('sha256').update(ENTRY_SOURCE).digest('hex').slice(0, 16);
+  stagedEntry = fs.mkdtempSync(path.join(os.tmpdir(), `serverless-tf-zip-entry-${hash}-`));
+  fs.writeFileSync(path.join(stagedEntry, 'index.mjs'), ENTRY_SOURCE);
+  return stagedEntry;
+}

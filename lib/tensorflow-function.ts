@@ -1,0 +1,398 @@
+// One model behind one Lambda function, in one of three packagings, with what a
+// production function needs: memory and timeout sized for the model, a least-privilege
+// role, tracing, a log group with retention, a `live` alias with warm capacity, and an
+// optional warm-up schedule.
+import { Annotations, Duration, Size, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ACCELERATOR_MEMORY_GIB, Compute, ComputeType } from './compute';
+import { InferenceTask } from './inference-task';
+import { Model, ModelFormat } from './model';
+import type { ModelConfig } from './model';
+import { acknowledgeManagedPolicy, acknowledgeWildcardResource } from './private/acknowledge';
+import { buildGpuFunction } from './private/gpu-function';
+import { stageDockerContext } from './private/runtime-package';
+import {
+  MAX_EPHEMERAL_MIB, MAX_MEMORY_MIB, MIN_EPHEMERAL_MIB, autoMemoryMiB, ephemeralForModelMiB, mib, minimumMemoryMiB,
+} from './private/sizing';
+import { TensorFlowValidationError } from './private/validation-error';
+import { Warmer } from './private/warmer';
+import { buildZipFunction } from './private/zip-function';
+import { RuntimeEnvironment } from './runtime-environment';
+
+/**
+ * Keep execution environments warm with a schedule that pings the function.
+ */
+export interface WarmUpOptions {
+  /**
+   * How many execution environments to keep warm: the warmer sends this many pings at
+   * once, each holding its environment briefly so they land on different ones.
+   *
+   * @default 1
+   */
+  readonly concurrency?: number;
+
+  /**
+   * When to ping.
+   *
+   * @default events.Schedule.rate(Duration.minutes(5))
+   */
+  readonly schedule?: events.Schedule;
+}
+
+/**
+ * Auto-scaling of provisioned concurrency on the `live` alias.
+ */
+export interface ProvisionedConcurrencyScaling {
+  /**
+   * The least provisioned concurrency.
+   *
+   * @default - the provisionedConcurrency prop
+   */
+  readonly minCapacity?: number;
+
+  /** The most provisioned concurrency. */
+  readonly maxCapacity: number;
+
+  /**
+   * Target utilisation of provisioned concurrency (0.1 to 0.9).
+   *
+   * @default 0.7
+   */
+  readonly utilizationTarget?: number;
+}
+
+/**
+ * Properties of a TensorFlowFunction.
+ */
+export interface TensorFlowFunctionProps extends lambda.FunctionOptions {
+  /** The model to serve. */
+  readonly model: Model;
+
+  /**
+   * What the model's inputs and outputs mean.
+   *
+   * @default InferenceTask.tensor() - raw tensors (TF Serving REST and KServe V2)
+   */
+  readonly task?: InferenceTask;
+
+  /**
+   * Where the function runs.
+   *
+   * @default Compute.container()
+   */
+  readonly compute?: Compute;
+
+  /**
+   * The model's name in the HTTP routes (`/v1/models/{name}:predict`).
+   *
+   * @default 'model'
+   */
+  readonly modelName?: string;
+
+  /**
+   * Provisioned concurrency on the `live` alias: environments initialised (model loaded
+   * and warmed) before requests arrive. Not for GPU compute, which keeps
+   * minExecutionEnvironments instead.
+   *
+   * @default - none
+   */
+  readonly provisionedConcurrency?: number;
+
+  /**
+   * Auto-scale provisioned concurrency on utilisation.
+   *
+   * @default - fixed provisioned concurrency
+   */
+  readonly provisionedConcurrencyScaling?: ProvisionedConcurrencyScaling;
+
+  /**
+   * A schedule that keeps environments warm (a cheaper alternative to provisioned concurrency).
+   *
+   * @default - no warm-up schedule
+   */
+  readonly warmUp?: WarmUpOptions;
+
+  /**
+   * The largest request body the runtime accepts.
+   *
+   * @default Size.mebibytes(6) - Lambda's synchronous payload limit
+   */
+  readonly maxRequestSize?: Size;
+
+  /**
+   * Log retention of the log group created for the function (ignored when logGroup is given).
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetentionPeriod?: logs.RetentionDays;
+}
+
+/** The name of the alias that takes traffic. */
+export const LIVE_ALIAS = 'live';
+
+/** Default timeout: synchronous APIs (API Gateway's REST integration stops at 29 s). */
+export const DEFAULT_TIMEOUT = Duration.seconds(30);
+
+// Needed wherever AcceleratorConfig is set and a version is published: CDK 2.276's
+// version hash does not know the property yet. Remove with the L2 acceleratorConfig.
+lambda.Function.classifyVersionProperty('AcceleratorConfig', true);
+
+/**
+ * A TensorFlow model behind an AWS Lambda function.
+ *
+ * @example
+ * new TensorFlowFunction(this, 'Classifier', {
+ *   model: Model.fromAsset('models/mobilenet_v2'),
+ *   task: InferenceTask.imageClassification({ inputSize: 224, labels: ['cat', 'dog'] }),
+ *   provisionedConcurrency: 2,
+ * });
+ */
+export class TensorFlowFunction extends Construct {
+  /** The Lambda function. */
+  public readonly function: lambda.Function;
+  /** The `live` alias: send traffic here. */
+  public readonly alias: lambda.Alias;
+  /** The execution role. */
+  public readonly role: iam.IRole;
+  /** The function's log group. */
+  public readonly logGroup: logs.ILogGroupRef;
+  /** The model as resolved at synth time. */
+  public readonly model: ModelConfig;
+  /** The packaging. */
+  public readonly computeType: ComputeType;
+  /** The model's name in the HTTP routes. */
+  public readonly modelName: string;
+  /** The task type: image-classification, tabular or tensor. */
+  public readonly taskType: string;
+  /** Memory of the function, in MiB. */
+  public readonly memorySize: number;
+  /** The function's timeout. */
+  public readonly timeout: Duration;
+  /** Provisioned concurrency auto-scaling, when configured. */
+  public readonly scalableTarget?: lambda.IScalableFunctionAttribute;
+  /** The capacity provider, for GPU compute. */
+  public readonly capacityProvider?: lambda.ICapacityProvider;
+  /** The warm-up function, when a warm-up schedule is configured. */
+  public readonly warmUpFunction?: lambda.IFunction;
+  /** The warm-up rule, when a warm-up schedule is configured. */
+  public readonly warmUpRule?: events.IRule;
+
+  public constructor(scope: Construct, id: string, props: TensorFlowFunctionProps) {
+    super(scope, id);
+    const compute = props.compute ?? Compute.container();
+    this.computeType = compute.type;
+    this.model = props.model.bind(this);
+    const task = (props.task ?? InferenceTask.tensor()).bind(this);
+    this.taskType = task.type;
+    this.modelName = props.modelName ?? 'model';
+    this.timeout = props.timeout ?? DEFAULT_TIMEOUT;
+    this.memorySize = props.memorySize ?? autoMemoryMiB(this.model.sizeBytes);
+    this.validate(props, compute);
+
+    this.logGroup = props.logGroup ?? new logs.LogGroup(this, 'LogGroup', { retention: props.logRetentionPeriod ?? logs.RetentionDays.ONE_MONTH });
+    this.role = props.role ?? this.createRole(props.vpc !== undefined);
+
+    const environment: Record<string, string> = {
+      [RuntimeEnvironment.MODEL_URI]: this.model.bucket ? `s3://${this.model.bucket.bucketName}/${this.model.prefix}` : '/opt/model',
+      [RuntimeEnvironment.MODEL_FORMAT]: this.model.format,
+      [RuntimeEnvironment.MODEL_NAME]: this.modelName,
+      [RuntimeEnvironment.TASK]: task.json,
+      POWERTOOLS_SERVICE_NAME: this.modelName,
+      POWERTOOLS_METRICS_NAMESPACE: 'ServerlessTensorFlow',
+      ...(props.maxRequestSize ? { [RuntimeEnvironment.MAX_BODY_BYTES]: String(props.maxRequestSize.toBytes()) } : {}),
+      ...props.environment,
+    };
+    const functionProps: lambda.FunctionOptions = {
+      ...props,
+      role: this.role,
+      logGroup: this.logGroup,
+      memorySize: this.memorySize,
+      timeout: this.timeout,
+      tracing: props.tracing ?? lambda.Tracing.ACTIVE,
+      environment,
+      // A model read from S3 is downloaded to /tmp once per environment.
+      ephemeralStorageSize: props.ephemeralStorageSize
+        ?? (this.model.bucket ? Size.mebibytes(Math.min(MAX_EPHEMERAL_MIB, ephemeralForModelMiB(this.model.sizeBytes))) : undefined),
+      description: props.description ?? `TensorFlow inference: model ${this.modelName} (${this.model.format}, ${task.type}) on ${compute.type}`,
+    };
+
+    switch (compute.type) {
+      case ComputeType.CONTAINER:
+        this.function = new lambda.DockerImageFunction(this, 'Function', {
+          ...functionProps,
+          code: lambda.DockerImageCode.fromImageAsset(stageDockerContext(this, this.model.localPath), {
+            file: 'docker/Dockerfile',
+            buildArgs: { MODEL_DIR: 'model', ...compute.containerProps?.buildArgs },
+            platform: props.architecture === lambda.Architecture.ARM_64 ? ecr_assets.Platform.LINUX_ARM64 : ecr_assets.Platform.LINUX_AMD64,
+          }),
+        });
+        break;
+      case ComputeType.GPU: {
+        const gpu = buildGpuFunction(this, functionProps, compute, this.model);
+        this.function = gpu.function;
+        this.capacityProvider = gpu.capacityProvider;
+        break;
+      }
+      case ComputeType.ZIP:
+        this.function = buildZipFunction(this, functionProps, compute, this.model);
+        break;
+    }
+    this.grantModelRead();
+
+    this.alias = new lambda.Alias(this, 'LiveAlias', {
+      aliasName: LIVE_ALIAS,
+      version: this.function.currentVersion,
+      provisionedConcurrentExecutions: props.provisionedConcurrency,
+    });
+    if (props.provisionedConcurrencyScaling) {
+      const s = props.provisionedConcurrencyScaling;
+      const target = this.alias.addAutoScaling({ minCapacity: s.minCapacity ?? props.provisionedConcurrency ?? 1, maxCapacity: s.maxCapacity });
+      target.scaleOnUtilization({ utilizationTarget: s.utilizationTarget ?? 0.7 });
+      this.scalableTarget = target;
+    }
+    if (props.warmUp) {
+      const warmer = new Warmer(this, 'WarmUp', { target: this.alias, concurrency: props.warmUp.concurrency ?? 1, schedule: props.warmUp.schedule ?? events.Schedule.rate(Duration.minutes(5)) });
+      this.warmUpFunction = warmer.function;
+      this.warmUpRule = warmer.rule;
+    }
+  }
+
+  /** Lets `grantee` invoke the `live` alias. */
+  public grantInvoke(grantee: iam.IGrantable): iam.Grant {
+    return this.alias.grantInvoke(grantee);
+  }
+
+  /** Any metric of the `live` alias. */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.alias.metric(metricName, props);
+  }
+
+  /** Invocations of the `live` alias. @default - sum over 5 minutes */
+  public metricInvocations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.alias.metricInvocations({ statistic: 'Sum', ...props });
+  }
+
+  /** Errors of the `live` alias. @default - sum over 5 minutes */
+  public metricErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.alias.metricErrors({ statistic: 'Sum', ...props });
+  }
+
+  /** Duration of the `live` alias. @default - p99 over 5 minutes */
+  public metricDuration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.alias.metricDuration({ statistic: 'p99', ...props });
+  }
+
+  /** Throttles of the `live` alias. @default - sum over 5 minutes */
+  public metricThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.alias.metricThrottles({ statistic: 'Sum', ...props });
+  }
+
+  /** Concurrent executions of the function. @default - max over 5 minutes */
+  public metricConcurrentExecutions(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.function.metric('ConcurrentExecutions', { statistic: 'Maximum', ...props });
+  }
+
+  /** Provisioned concurrency spillover invocations of the `live` alias. @default - sum over 5 minutes */
+  public metricProvisionedConcurrencySpilloverInvocations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.alias.metric('ProvisionedConcurrencySpilloverInvocations', { statistic: 'Sum', ...props });
+  }
+
+  private validate(props: TensorFlowFunctionProps, compute: Compute): void {
+    const fail = (message: string) => {
+      throw new TensorFlowValidationError(this, message);
+    };
+    const arm = props.architecture === lambda.Architecture.ARM_64;
+    if (compute.type === ComputeType.GPU && arm) fail('GPU compute runs on x86_64 only (Lambda accelerators need x86_64): remove architecture ARM_64, or use Compute.container() on arm64.');
+    if (compute.type === ComputeType.ZIP && this.model.format === ModelFormat.SAVED_MODEL) {
+      fail('A SavedModel needs the native TensorFlow backend, which the zip packaging (wasm backend) does not have: use Compute.container() or Compute.gpu(), or convert the model to a TF.js graph model with tensorflowjs_converter.');
+    }
+    const gib = compute.acceleratorMemoryGiB;
+    if (gib !== undefined && !ACCELERATOR_MEMORY_GIB.includes(gib)) {
+      fail(`Compute.gpu acceleratorMemory must be one of ${ACCELERATOR_MEMORY_GIB.join(', ')} GiB; got ${gib} GiB.`);
+    }
+    if (compute.type === ComputeType.GPU && (props.provisionedConcurrency !== undefined || props.provisionedConcurrencyScaling)) {
+      fail('Provisioned concurrency does not apply to GPU compute (Lambda Managed Instances): keep environments ready with Compute.gpu({ minExecutionEnvironments }).');
+    }
+    const timeout = this.timeout.toSeconds();
+    if (!Token.isUnresolved(timeout) && timeout > 900) fail(`timeout must be at most 15 minutes (Lambda's limit); got ${this.timeout.toHumanString()}. Split long work into shorter tasks or run it asynchronously.`);
+    if (this.model.bucket && this.model.sizeBytes !== undefined && ephemeralForModelMiB(this.model.sizeBytes) > MAX_EPHEMERAL_MIB) {
+      fail(`The model (${mib(this.model.sizeBytes)}) does not fit Lambda's largest /tmp (${MAX_EPHEMERAL_MIB} MiB): use Model.fromAsset with Compute.container() to bake it into the image.`);
+    }
+    if (this.model.sizeBytes !== undefined && minimumMemoryMiB(this.model.sizeBytes) > MAX_MEMORY_MIB) {
+      fail(`The model (${mib(this.model.sizeBytes)}) needs at least ${minimumMemoryMiB(this.model.sizeBytes)} MiB of memory to load, more than Lambda's ${MAX_MEMORY_MIB} MiB: shrink it (quantise the weights with tensorflowjs_converter --quantize_uint8 or --quantize_float16) or serve it outside Lambda.`);
+    }
+    const memory = this.memorySize;
+    if (!Token.isUnresolved(memory)) {
+      if (memory < 128 || memory > MAX_MEMORY_MIB) fail(`memorySize must be 128 to ${MAX_MEMORY_MIB} MiB; got ${memory}.`);
+      if (this.model.sizeBytes !== undefined && memory < minimumMemoryMiB(this.model.sizeBytes)) {
+        fail(`memorySize ${memory} MiB is too small for a ${mib(this.model.sizeBytes)} model: it needs at least ${minimumMemoryMiB(this.model.sizeBytes)} MiB (the runtime plus twice the weights). Raise memorySize or leave it unset to size it automatically (${autoMemoryMiB(this.model.sizeBytes)} MiB).`);
+      }
+      if (this.model.sizeBytes !== undefined && props.memorySize === undefined && autoMemoryMiB(this.model.sizeBytes) === MAX_MEMORY_MIB) {
+        Annotations.of(this).addWarningV2('cdk-serverless-tensorflow:LargeModel', `The model is ${mib(this.model.sizeBytes)}: memory is capped at ${MAX_MEMORY_MIB} MiB, which may not hold it while it runs. Consider Compute.gpu().`);
+      }
+    }
+    const eph = props.ephemeralStorageSize?.toMebibytes();
+    const modelBytes = this.model.sizeBytes;
+    if (eph !== undefined && !Token.isUnresolved(eph) && this.model.bucket && modelBytes !== undefined && eph < ephemeralForModelMiB(modelBytes)) {
+      fail(`ephemeralStorageSize ${eph} MiB cannot hold the ${mib(modelBytes)} model downloaded to /tmp; use at least ${ephemeralForModelMiB(modelBytes)} MiB (${MIN_EPHEMERAL_MIB} to ${MAX_EPHEMERAL_MIB}).`);
+    }
+    const pc = props.provisionedConcurrency;
+    if (pc !== undefined && !Token.isUnresolved(pc) && (!Number.isInteger(pc) || pc < 1)) {
+      fail(`provisionedConcurrency must be a whole number of at least 1; got ${props.provisionedConcurrency}. Leave it unset for none.`);
+    }
+    const scaling = props.provisionedConcurrencyScaling;
+    if (scaling) {
+      const min = scaling.minCapacity ?? props.provisionedConcurrency ?? 1;
+      if (scaling.maxCapacity < min) fail(`provisionedConcurrencyScaling.maxCapacity (${scaling.maxCapacity}) must be at least minCapacity (${min}).`);
+      const target = scaling.utilizationTarget ?? 0.7;
+      if (target < 0.1 || target > 0.9) fail(`provisionedConcurrencyScaling.utilizationTarget must be 0.1 to 0.9; got ${target}.`);
+    }
+    const warm = props.warmUp?.concurrency;
+    if (warm !== undefined && !Token.isUnresolved(warm) && (!Number.isInteger(warm) || warm < 1 || warm > 100)) {
+      fail(`warmUp.concurrency must be a whole number from 1 to 100; got ${warm}.`);
+    }
+    if (props.modelName !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(props.modelName)) {
+      fail(`modelName must be 1-128 letters, digits, '.', '_' or '-' (it appears in URLs); got "${props.modelName}".`);
+    }
+  }
+
+  /** Least privilege: write to its own log group, traces, and (with a VPC) its network interfaces. */
+  private createRole(vpc: boolean): iam.Role {
+    const role = new iam.Role(this, 'ServiceRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of the TensorFlow function ${this.node.path}`,
+    });
+    const streams = `${this.logGroup.logGroupRef.logGroupArn}:*`;
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [this.logGroup.logGroupRef.logGroupArn, streams],
+    }));
+    acknowledgeWildcardResource(role, streams, 'Log streams are created at run time with generated names, inside the function\'s own log group only.');
+    acknowledgeWildcardResource(role, '*', 'X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions.');
+    if (vpc) {
+      acknowledgeManagedPolicy(role, 'service-role/AWSLambdaVPCAccessExecutionRole', 'aws-cdk-lib attaches it to functions in a VPC: Lambda needs it to manage the function\'s network interfaces.');
+    }
+    return role;
+  }
+
+  /** The function may read the model's prefix and nothing else in the bucket. */
+  private grantModelRead(): void {
+    const { bucket, prefix } = this.model;
+    if (!bucket) return;
+    const objects = bucket.arnForObjects(`${prefix}*`);
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [objects] }));
+    acknowledgeWildcardResource(this.role, objects, 'The model is every object under its prefix (model.json and its shards, or a SavedModel); nothing else in the bucket is readable.');
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+    }));
+    bucket.encryptionKey?.grantDecrypt(this.role);
+  }
+}

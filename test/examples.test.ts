@@ -1,0 +1,47 @@
+// One snapshot per example stack (examples/, also what `npx cdk synth` builds, both
+// environment-agnostic), and
+// cdk-nag's AwsSolutions pack with zero unacknowledged findings. Asset hashes change with
+// every runtime build, so they are masked in the snapshots.
+import * as fs from 'fs';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ContainerClassifierStack } from '../examples/container-classifier';
+import { GpuClassifierStack } from '../examples/gpu-classifier';
+import { ZipClassifierStack } from '../examples/zip-classifier';
+
+const EXAMPLES: [string, (app: App) => Stack][] = [
+  ['container', (app) => new ContainerClassifierStack(app, 'ServerlessTfContainer')],
+  ['gpu', (app) => new GpuClassifierStack(app, 'ServerlessTfGpu')],
+  ['zip', (app) => new ZipClassifierStack(app, 'ServerlessTfZip')],
+];
+
+function newApp(): App {
+  return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+}
+
+/** Replaces asset hashes (64 hex) so snapshots only change when the infrastructure does. */
+function masked(template: unknown): unknown {
+  return JSON.parse(JSON.stringify(template).replace(/[0-9a-f]{64}/g, '[ASSET-HASH]'));
+}
+
+describe.each(EXAMPLES)('the %s example', (_name, make) => {
+  test('matches its snapshot', () => {
+    const stack = make(newApp());
+    expect(masked(Template.fromStack(stack).toJSON())).toMatchSnapshot();
+  });
+
+  test('passes cdk-nag AwsSolutions with every acknowledgement carrying a reason', () => {
+    const app = newApp();
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    make(app);
+    let report = '';
+    try {
+      app.synth();
+    } catch (err) {
+      const file = /found in: (\S+)/.exec((err as Error).message)?.[1];
+      report = file && fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : (err as Error).message;
+    }
+    expect(report).toBe('');
+  });
+});

@@ -1,0 +1,280 @@
+// TensorFlowFunction: what each prop changes in the template, and each synth-time error.
+import * as path from 'path';
+import { Duration, Size } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Compute, InferenceTask, Model, ModelFormat, Normalization, ResizeMethod, RuntimeEnvironment, TensorFlowFunction } from '../lib';
+import { DEMO_MODEL_DIR, layersModelDir, newStack, savedModelDir } from './support';
+
+const MIB = 1024 * 1024;
+
+function envOf(template: Template): Record<string, string> {
+  const fns = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { [RuntimeEnvironment.MODEL_NAME]: Match.anyValue() } } } });
+  const [fn] = Object.values(fns);
+  return fn.Properties.Environment.Variables as Record<string, string>;
+}
+
+describe('container compute (the default)', () => {
+  test('an image function from the runtime Dockerfile with the model baked in, sized for the model', () => {
+    const stack = newStack();
+    const fn = new TensorFlowFunction(stack, 'Classifier', {
+      model: Model.fromAsset(DEMO_MODEL_DIR),
+      task: InferenceTask.imageClassification({ inputSize: 224, alignCorners: true, labels: ['a', 'b', 'c', 'd', 'e'] }),
+      modelName: 'mobilenet',
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      PackageType: 'Image',
+      MemorySize: 2048,
+      Timeout: 30,
+      Architectures: Match.absent(), // x86_64
+      TracingConfig: { Mode: 'Active' },
+    });
+    const env = envOf(template);
+    expect(env[RuntimeEnvironment.MODEL_URI]).toBe('/opt/model');
+    expect(env[RuntimeEnvironment.MODEL_FORMAT]).toBe('layers');
+    expect(env[RuntimeEnvironment.MODEL_NAME]).toBe('mobilenet');
+    expect(JSON.parse(env[RuntimeEnvironment.TASK])).toEqual({
+      type: 'image-classification', inputSize: 224, channels: 3, resize: 'tf-bilinear', alignCorners: true, normalization: 'zero-one', labels: ['a', 'b', 'c', 'd', 'e'],
+    });
+    expect(fn.computeType).toBe('container');
+    expect(fn.memorySize).toBe(2048);
+    expect(fn.model.sizeBytes).toBeGreaterThan(2 * MIB);
+  });
+
+  test('a published version and a `live` alias; grantInvoke and metrics point at the alias', () => {
+    const stack = newStack();
+    const fn = new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()) });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::Lambda::Version', 1);
+    template.hasResourceProperties('AWS::Lambda::Alias', { Name: 'live' });
+    expect(fn.metricDuration().statistic).toBe('p99');
+    expect(fn.metricInvocations().dimensions).toEqual(expect.objectContaining({ Resource: expect.anything() }));
+  });
+
+  test('arm64 builds the image for linux/arm64', () => {
+    const stack = newStack();
+    new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), architecture: lambda.Architecture.ARM_64 });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Architectures: ['arm64'] });
+    const asset = stack.node.findAll().find((c) => c.node.id === 'AssetImage');
+    expect(asset).toBeDefined();
+  });
+
+  test('memorySize "auto" grows with the model: 1536 + 14 x MiB, rounded up to 64, at least 2048', () => {
+    const stack = newStack();
+    const big = new TensorFlowFunction(stack, 'Big', { model: Model.fromAsset(layersModelDir(440 * MIB, true)) });
+    expect(big.memorySize).toBe(Math.ceil((1536 + 14 * 440) / 64) * 64);
+    const set = new TensorFlowFunction(stack, 'Set', { model: Model.fromAsset(layersModelDir()), memorySize: 3008 });
+    expect(set.memorySize).toBe(3008);
+  });
+
+  test('a least-privilege role: its own log group only, no managed policies; a log group with one month retention', () => {
+    const stack = newStack();
+    new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()) });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    const roles = template.findResources('AWS::IAM::Role');
+    for (const role of Object.values(roles)) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: Match.arrayWith([{ 'Fn::GetAtt': [Match.stringLikeRegexp('FnLogGroup'), 'Arn'] }]) })]) },
+    });
+  });
+
+  test('user options pass through: timeout, reserved concurrency, env encryption key, log retention, extra environment', () => {
+    const stack = newStack();
+    const key = new kms.Key(stack, 'Key');
+    new TensorFlowFunction(stack, 'Fn', {
+      model: Model.fromAsset(layersModelDir()),
+      timeout: Duration.minutes(2),
+      reservedConcurrentExecutions: 5,
+      environmentEncryption: key,
+      logRetentionPeriod: logs.RetentionDays.ONE_YEAR,
+      environment: { EXTRA: '1' },
+      maxRequestSize: Size.mebibytes(1),
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 120, ReservedConcurrentExecutions: 5, KmsKeyArn: Match.anyValue() });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
+    expect(envOf(template)).toMatchObject({ EXTRA: '1', [RuntimeEnvironment.MAX_BODY_BYTES]: String(MIB) });
+  });
+});
+
+describe('models read from S3', () => {
+  test('the function may read the prefix and nothing else; /tmp sized for the model', () => {
+    const stack = newStack();
+    const bucket = new s3.Bucket(stack, 'Models');
+    new TensorFlowFunction(stack, 'Fn', { model: Model.fromBucket(bucket, 'models/resnet/v2', { size: Size.mebibytes(800) }) });
+    const template = Template.fromStack(stack);
+    const env = envOf(template);
+    expect(JSON.stringify(env[RuntimeEnvironment.MODEL_URI])).toMatch(/^\{"Fn::Join":\["",\["s3:\/\/",\{"Ref":"Models[0-9A-F]+"\},"\/models\/resnet\/v2\/"\]\]\}$/);
+    template.hasResourceProperties('AWS::Lambda::Function', { EphemeralStorage: { Size: Math.ceil((256 + 1.25 * 800) / 64) * 64 } });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 's3:GetObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('Models'), 'Arn'] }, '/models/resnet/v2/*']] } }),
+          Match.objectLike({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['models/resnet/v2/*'] } } }),
+        ]),
+      },
+    });
+  });
+
+  test('a KMS-encrypted bucket grants decrypt on its key', () => {
+    const stack = newStack();
+    const bucket = new s3.Bucket(stack, 'Models', { encryption: s3.BucketEncryption.KMS });
+    new TensorFlowFunction(stack, 'Fn', { model: Model.fromBucket(bucket, 'm/') });
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'kms:Decrypt' })]) },
+    });
+  });
+});
+
+describe('GPU compute on Lambda Managed Instances', () => {
+  test('an x86_64 image function on a GPU capacity provider with AcceleratorConfig, in a created VPC', () => {
+    const stack = newStack();
+    const fn = new TensorFlowFunction(stack, 'Gpu', {
+      model: Model.fromAsset(layersModelDir()),
+      compute: Compute.gpu({
+        acceleratorMemory: Size.gibibytes(24), perExecutionEnvironmentMaxConcurrency: 8, minExecutionEnvironments: 1, maxExecutionEnvironments: 4,
+      }),
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      PackageType: 'Image',
+      Architectures: ['x86_64'],
+      AcceleratorConfig: { AcceleratorMemorySize: 24 },
+      CapacityProviderConfig: { LambdaManagedInstancesCapacityProviderConfig: { PerExecutionEnvironmentMaxConcurrency: 8 } },
+    });
+    template.hasResourceProperties('AWS::Lambda::CapacityProvider', {
+      InstanceRequirements: Match.objectLike({ AllowedInstanceTypes: ['g6.xlarge', 'g5.xlarge'], Architectures: ['x86_64'] }),
+    });
+    template.resourceCountIs('AWS::EC2::VPC', 1);
+    template.resourceCountIs('AWS::EC2::FlowLog', 1);
+    expect(fn.capacityProvider).toBeDefined();
+  });
+
+  test('bring your own capacity provider', () => {
+    const stack = newStack();
+    const vpc = new ec2.Vpc(stack, 'Vpc');
+    const provider = new lambda.CapacityProvider(stack, 'Provider', {
+      subnets: vpc.privateSubnets,
+      securityGroups: [new ec2.SecurityGroup(stack, 'Sg', { vpc })],
+      instanceTypeFilter: lambda.InstanceTypeFilter.allow([new ec2.InstanceType('g6.2xlarge')]),
+    });
+    new TensorFlowFunction(stack, 'Gpu', { model: Model.fromAsset(layersModelDir()), compute: Compute.gpu({ capacityProvider: provider }) });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::Lambda::CapacityProvider', 1);
+    template.hasResourceProperties('AWS::Lambda::Function', { AcceleratorConfig: { AcceleratorMemorySize: 16 } });
+  });
+});
+
+describe('capacity and cold starts', () => {
+  test('provisioned concurrency on the alias, auto-scaled on utilisation', () => {
+    const stack = newStack();
+    new TensorFlowFunction(stack, 'Fn', {
+      model: Model.fromAsset(layersModelDir()),
+      provisionedConcurrency: 2,
+      provisionedConcurrencyScaling: { maxCapacity: 10, utilizationTarget: 0.6 },
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Alias', { Name: 'live', ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 2 } });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 10, ScalableDimension: 'lambda:function:ProvisionedConcurrency' });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 0.6 }),
+    });
+  });
+
+  test('a warm-up schedule: a rule runs the warmer, which may invoke only the live alias', () => {
+    const stack = newStack();
+    new TensorFlowFunction(stack, 'Fn', {
+      model: Model.fromAsset(layersModelDir()),
+      warmUp: { concurrency: 3, schedule: events.Schedule.rate(Duration.minutes(4)) },
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(4 minutes)' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Environment: { Variables: { WARM_CONCURRENCY: '3', WARM_HOLD_MS: '250', WARM_TARGET: { Ref: Match.stringLikeRegexp('FnLiveAlias') } } },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'lambda:InvokeFunction', Resource: { Ref: Match.stringLikeRegexp('FnLiveAlias') } })]) },
+    });
+  });
+});
+
+describe('tasks', () => {
+  test('image task options render into the runtime config', () => {
+    const stack = newStack();
+    new TensorFlowFunction(stack, 'Fn', {
+      model: Model.fromAsset(layersModelDir()),
+      task: InferenceTask.imageClassification({
+        inputHeight: 240,
+        inputWidth: 320,
+        channels: 1,
+        resize: ResizeMethod.SHARP_LINEAR,
+        normalization: Normalization.meanStd([0.5], [0.25]),
+        topK: 1,
+        softmax: true,
+        halfPixelCenters: true,
+      }),
+    });
+    expect(JSON.parse(envOf(Template.fromStack(stack))[RuntimeEnvironment.TASK])).toEqual({
+      type: 'image-classification',
+      inputSize: [240, 320],
+      channels: 1,
+      resize: 'sharp-linear',
+      halfPixelCenters: true,
+      normalization: { mean: [0.5], std: [0.25] },
+      topK: 1,
+      softmax: true,
+    });
+  });
+
+  test('tabular and tensor tasks', () => {
+    const stack = newStack();
+    new TensorFlowFunction(stack, 'Tab', { model: Model.fromAsset(layersModelDir()), modelName: 'iris', task: InferenceTask.tabular({ features: ['a', 'b'], labels: ['x', 'y'] }) });
+    new TensorFlowFunction(stack, 'Raw', { model: Model.fromAsset(layersModelDir()), modelName: 'raw' });
+    const fns = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')).map((f) => f.Properties.Environment.Variables as Record<string, string>);
+    expect(JSON.parse(fns.find((e) => e[RuntimeEnvironment.MODEL_NAME] === 'iris')![RuntimeEnvironment.TASK])).toEqual({ type: 'tabular', features: ['a', 'b'], labels: ['x', 'y'] });
+    expect(JSON.parse(fns.find((e) => e[RuntimeEnvironment.MODEL_NAME] === 'raw')![RuntimeEnvironment.TASK])).toEqual({ type: 'tensor' });
+  });
+});
+
+describe('synth-time errors say what to change', () => {
+  const model = () => Model.fromAsset(layersModelDir());
+  test.each([
+    ['GPU on arm64', () => ({ model: model(), compute: Compute.gpu(), architecture: lambda.Architecture.ARM_64 }), /GPU compute runs on x86_64 only/],
+    ['a SavedModel on zip', () => ({ model: Model.fromAsset(savedModelDir()), compute: Compute.zip() }), /SavedModel needs the native TensorFlow backend/],
+    ['accelerator memory not allowed', () => ({ model: model(), compute: Compute.gpu({ acceleratorMemory: Size.gibibytes(8) }) }), /acceleratorMemory must be one of 3, 6, 12, 16, 24, 48 GiB; got 8 GiB/],
+    ['provisioned concurrency on GPU', () => ({ model: model(), compute: Compute.gpu(), provisionedConcurrency: 1 }), /minExecutionEnvironments/],
+    ['memory too small for the model', () => ({ model: Model.fromAsset(layersModelDir(500 * MIB, true)), memorySize: 512 }), /memorySize 512 MiB is too small for a 500\.0 MiB model: it needs at least 1769 MiB/],
+    ['timeout over 15 minutes', () => ({ model: model(), timeout: Duration.minutes(20) }), /timeout must be at most 15 minutes.*got 20 minutes/],
+    ['a model that does not fit /tmp', () => ({ model: Model.fromBucket(new s3.Bucket(newStack(), 'B'), 'm/', { size: Size.gibibytes(9) }) }), /does not fit Lambda's largest \/tmp/],
+    ['a model too large for Lambda memory', () => ({ model: Model.fromAsset(layersModelDir(6 * 1024 * MIB, true)) }), /needs at least 13057 MiB of memory to load, more than Lambda's 10240 MiB/],
+    ['/tmp too small for the model', () => ({ model: Model.fromBucket(new s3.Bucket(newStack(), 'B'), 'm/', { size: Size.mebibytes(900) }), ephemeralStorageSize: Size.mebibytes(512) }), /ephemeralStorageSize 512 MiB cannot hold/],
+    ['zero provisioned concurrency', () => ({ model: model(), provisionedConcurrency: 0 }), /provisionedConcurrency must be a whole number of at least 1; got 0/],
+    ['scaling max below min', () => ({ model: model(), provisionedConcurrency: 5, provisionedConcurrencyScaling: { maxCapacity: 2 } }), /maxCapacity \(2\) must be at least minCapacity \(5\)/],
+    ['warm-up concurrency over 100', () => ({ model: model(), warmUp: { concurrency: 101 } }), /warmUp.concurrency must be a whole number from 1 to 100; got 101/],
+    ['a model name with spaces', () => ({ model: model(), modelName: 'my model' }), /modelName must be 1-128 letters/],
+    ['a capacity provider and a VPC', () => ({ model: model(), compute: Compute.gpu({ capacityProvider: {} as lambda.ICapacityProvider, maxVCpuCount: 20 }) }), /give capacityProvider or maxVCpuCount, not both/],
+    ['maxVCpuCount out of range', () => ({ model: model(), compute: Compute.gpu({ maxVCpuCount: 4 }) }), /maxVCpuCount must be 12 to 15000; got 4/],
+    ['CPU instance types for GPU', () => ({ model: model(), compute: Compute.gpu({ instanceTypes: [new ec2.InstanceType('m7i.large')] }) }), /must be GPU instances.*m7i.large is not/],
+    ['a model folder without model files', () => ({ model: Model.fromAsset(path.join(__dirname)) }), /neither model.json nor saved_model.pb/],
+    ['a format that does not match the files', () => ({ model: Model.fromAsset(layersModelDir(), { format: ModelFormat.GRAPH }) }), /format graph was given, but .* holds a layers model/],
+    ['an image task without a size', () => ({ model: model(), task: InferenceTask.imageClassification({}) }), /needs inputSize/],
+    ['mean/std for the wrong channels', () => ({ model: model(), task: InferenceTask.imageClassification({ inputSize: 224, normalization: Normalization.meanStd([0.5], [0.5]) }) }), /needs 3 values each/],
+    ['tabular labels and outputNames', () => ({ model: model(), task: InferenceTask.tabular({ features: ['a'], labels: ['x'], outputNames: ['y'] }) }), /not both/],
+  ])('%s', (_what, props, message) => {
+    const stack = newStack();
+    expect(() => new TensorFlowFunction(stack, 'Fn', props())).toThrow(message);
+  });
+
+  test('errors name the construct path', () => {
+    const stack = newStack('MyStack');
+    expect(() => new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), timeout: Duration.hours(1) })).toThrow(/^MyStack\/Fn: /);
+  });
+});
