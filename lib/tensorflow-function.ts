@@ -3,6 +3,7 @@
 // role, tracing, a log group with retention, a `live` alias with warm capacity, and an
 // optional warm-up schedule.
 import { Annotations, Duration, Size, Token } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -65,6 +66,35 @@ export interface ProvisionedConcurrencyScaling {
    * @default 0.7
    */
   readonly utilizationTarget?: number;
+
+  /**
+   * Scheduled changes of the capacity range, e.g. more warm environments in business hours.
+   *
+   * @default - no schedules
+   */
+  readonly schedules?: ScheduledProvisionedConcurrency[];
+}
+
+/**
+ * A scheduled change of the provisioned concurrency range.
+ */
+export interface ScheduledProvisionedConcurrency {
+  /** A name for the scheduled action, unique within the function. */
+  readonly name: string;
+  /** When the range changes. */
+  readonly schedule: appscaling.Schedule;
+  /**
+   * The least provisioned concurrency from then on.
+   *
+   * @default - unchanged
+   */
+  readonly minCapacity?: number;
+  /**
+   * The most provisioned concurrency from then on.
+   *
+   * @default - unchanged
+   */
+  readonly maxCapacity?: number;
 }
 
 /**
@@ -254,6 +284,9 @@ export class TensorFlowFunction extends Construct {
       const s = props.provisionedConcurrencyScaling;
       const target = this.alias.addAutoScaling({ minCapacity: s.minCapacity ?? props.provisionedConcurrency ?? 1, maxCapacity: s.maxCapacity });
       target.scaleOnUtilization({ utilizationTarget: s.utilizationTarget ?? 0.7 });
+      for (const { name, schedule, minCapacity, maxCapacity } of s.schedules ?? []) {
+        target.scaleOnSchedule(name, { schedule, minCapacity, maxCapacity });
+      }
       this.scalableTarget = target;
     }
     if (props.warmUp) {
@@ -352,6 +385,11 @@ export class TensorFlowFunction extends Construct {
       if (scaling.maxCapacity < min) fail(`provisionedConcurrencyScaling.maxCapacity (${scaling.maxCapacity}) must be at least minCapacity (${min}).`);
       const target = scaling.utilizationTarget ?? 0.7;
       if (target < 0.1 || target > 0.9) fail(`provisionedConcurrencyScaling.utilizationTarget must be 0.1 to 0.9; got ${target}.`);
+      for (const scheduled of scaling.schedules ?? []) {
+        if (scheduled.minCapacity === undefined && scheduled.maxCapacity === undefined) {
+          fail(`provisionedConcurrencyScaling.schedules "${scheduled.name}" changes nothing: give minCapacity, maxCapacity or both.`);
+        }
+      }
     }
     const warm = props.warmUp?.concurrency;
     if (warm !== undefined && !Token.isUnresolved(warm) && (!Number.isInteger(warm) || warm < 1 || warm > 100)) {
@@ -376,7 +414,9 @@ export class TensorFlowFunction extends Construct {
     acknowledgeWildcardResource(role, streams, 'Log streams are created at run time with generated names, inside the function\'s own log group only.');
     acknowledgeWildcardResource(role, '*', 'X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions.');
     if (vpc) {
-      acknowledgeManagedPolicy(role, 'service-role/AWSLambdaVPCAccessExecutionRole', 'aws-cdk-lib attaches it to functions in a VPC: Lambda needs it to manage the function\'s network interfaces.');
+      // aws-cdk-lib adds this only to roles it creates itself.
+      role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'));
+      acknowledgeManagedPolicy(role, 'service-role/AWSLambdaVPCAccessExecutionRole', 'Lambda needs it to create and delete the function\'s network interfaces in the VPC (EC2 ENI actions with no resource-level scoping).');
     }
     return role;
   }

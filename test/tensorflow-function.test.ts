@@ -2,6 +2,7 @@
 import * as path from 'path';
 import { Duration, Size } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -188,6 +189,35 @@ describe('capacity and cold starts', () => {
     });
   });
 
+  test('scheduled provisioned concurrency: a wider range in business hours', () => {
+    const stack = newStack();
+    new TensorFlowFunction(stack, 'Fn', {
+      model: Model.fromAsset(layersModelDir()),
+      provisionedConcurrency: 1,
+      provisionedConcurrencyScaling: {
+        maxCapacity: 4,
+        schedules: [{ name: 'BusinessHours', schedule: appscaling.Schedule.cron({ hour: '8', minute: '0', weekDay: 'MON-FRI' }), minCapacity: 3, maxCapacity: 20 }],
+      },
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      ScheduledActions: [Match.objectLike({ ScheduledActionName: 'BusinessHours', Schedule: 'cron(0 8 ? * MON-FRI *)', ScalableTargetAction: { MinCapacity: 3, MaxCapacity: 20 } })],
+    });
+  });
+
+  test('in a VPC: the function gets its subnets and security group, and its role the network interface permissions', () => {
+    const stack = newStack();
+    const vpc = new ec2.Vpc(stack, 'Vpc');
+    new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), vpc });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', { VpcConfig: { SubnetIds: Match.anyValue(), SecurityGroupIds: Match.anyValue() } });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole']] }],
+    });
+    const outside = newStack();
+    new TensorFlowFunction(outside, 'Fn', { model: Model.fromAsset(layersModelDir()) });
+    Template.fromStack(outside).hasResourceProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
+  });
+
   test('a warm-up schedule: a rule runs the warmer, which may invoke only the live alias', () => {
     const stack = newStack();
     new TensorFlowFunction(stack, 'Fn', {
@@ -258,6 +288,7 @@ describe('synth-time errors say what to change', () => {
     ['/tmp too small for the model', () => ({ model: Model.fromBucket(new s3.Bucket(newStack(), 'B'), 'm/', { size: Size.mebibytes(900) }), ephemeralStorageSize: Size.mebibytes(512) }), /ephemeralStorageSize 512 MiB cannot hold/],
     ['zero provisioned concurrency', () => ({ model: model(), provisionedConcurrency: 0 }), /provisionedConcurrency must be a whole number of at least 1; got 0/],
     ['scaling max below min', () => ({ model: model(), provisionedConcurrency: 5, provisionedConcurrencyScaling: { maxCapacity: 2 } }), /maxCapacity \(2\) must be at least minCapacity \(5\)/],
+    ['a scheduled action that changes nothing', () => ({ model: model(), provisionedConcurrency: 1, provisionedConcurrencyScaling: { maxCapacity: 2, schedules: [{ name: 'Noop', schedule: appscaling.Schedule.rate(Duration.hours(1)) }] } }), /"Noop" changes nothing/],
     ['warm-up concurrency over 100', () => ({ model: model(), warmUp: { concurrency: 101 } }), /warmUp.concurrency must be a whole number from 1 to 100; got 101/],
     ['a model name with spaces', () => ({ model: model(), modelName: 'my model' }), /modelName must be 1-128 letters/],
     ['a capacity provider and a VPC', () => ({ model: model(), compute: Compute.gpu({ capacityProvider: {} as lambda.ICapacityProvider, maxVCpuCount: 20 }) }), /give capacityProvider or maxVCpuCount, not both/],
