@@ -60,5 +60,52 @@ export class RuntimeEnvironment {
    */
   public static readonly OUTPUT_PREFIX = 'SERVERLESS_TF_OUTPUT_PREFIX';
 
+  /**
+   * SQS queue URL that S3-triggered batch inference sends the chunks of large inputs to
+   * (the same queue that delivers the S3 notifications).
+   */
+  public static readonly BATCH_QUEUE_URL = 'SERVERLESS_TF_BATCH_QUEUE_URL';
+
+  /**
+   * Inputs larger than this many bytes are split into chunks of about this size, each
+   * processed by its own invocation.
+   */
+  public static readonly BATCH_CHUNK_BYTES = 'SERVERLESS_TF_BATCH_CHUNK_BYTES';
+
+  /**
+   * Rows per tensor call while a batch input is streamed.
+   */
+  public static readonly BATCH_ROWS = 'SERVERLESS_TF_BATCH_ROWS';
+
+  /**
+   * DynamoDB table holding asynchronous jobs (status, result location), with TTL.
+   */
+  public static readonly JOBS_TABLE = 'SERVERLESS_TF_JOBS_TABLE';
+
+  /**
+   * S3 bucket for asynchronous job inputs (uploads) and results.
+   */
+  public static readonly JOBS_BUCKET = 'SERVERLESS_TF_JOBS_BUCKET';
+
+  /**
+   * SQS queue URL that carries asynchronous jobs to the function.
+   */
+  public static readonly JOBS_QUEUE_URL = 'SERVERLESS_TF_JOBS_QUEUE_URL';
+
+  /**
+   * SNS topic ARN notified when an asynchronous job completes or fails.
+   */
+  public static readonly JOBS_TOPIC_ARN = 'SERVERLESS_TF_JOBS_TOPIC_ARN';
+
+  /**
+   * EventBridge bus name that receives an event when an asynchronous job completes or fails.
+   */
+  public static readonly JOBS_EVENT_BUS = 'SERVERLESS_TF_JOBS_EVENT_BUS';
+
+  /**
+   * Days a finished job (and its result) is kept.
+   */
+  public static readonly JOBS_TTL_DAYS = 'SERVERLESS_TF_JOBS_TTL_DAYS';
+
   private constructor() {}
 }
