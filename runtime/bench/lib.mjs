@@ -1,0 +1,133 @@
+// Shared pieces of the runtime benchmark: where things are, the sample images, the
+// environment the bundled handler reads, the API Gateway REST (v1) proxy event, and
+// the statistics. Plain Node ESM, no dependencies beyond the runtime's own.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
+export const RUNTIME_DIR = join(BENCH_DIR, '..');
+export const REPO_DIR = join(RUNTIME_DIR, '..');
+export const MODEL_DIR = join(RUNTIME_DIR, 'models', 'mobilenet_v2');
+export const SAMPLES_DIR = join(RUNTIME_DIR, 'samples');
+export const HANDLER_PATH = join(RUNTIME_DIR, 'dist', 'handler.mjs');
+export const MODEL_NAME = 'mobilenet_v2';
+
+const MEDIA_TYPES = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.gif': 'image/gif' };
+
+/** Every sample photograph, sorted by name: { name, path, type, bytes }. */
+export function loadSamples() {
+  return readdirSync(SAMPLES_DIR)
+    .filter((f) => MEDIA_TYPES[extname(f).toLowerCase()])
+    .sort()
+    .map((name) => {
+      const path = join(SAMPLES_DIR, name);
+      return { name, path, type: MEDIA_TYPES[extname(name).toLowerCase()], bytes: readFileSync(path) };
+    });
+}
+
+/** The task config of the demo model (its task.json). */
+export function loadTask() {
+  return JSON.parse(readFileSync(join(MODEL_DIR, 'task.json'), 'utf8'));
+}
+
+/** What the bench needs before it can run; a message per missing piece. */
+export function missingPrerequisites() {
+  const missing = [];
+  if (!existsSync(join(MODEL_DIR, 'model.json'))) missing.push(`${MODEL_DIR}/model.json is missing: run \`npm run demo-model\` in runtime/.`);
+  if (!existsSync(HANDLER_PATH)) missing.push(`${HANDLER_PATH} is missing: run \`npm run bundle\` in runtime/.`);
+  if (!existsSync(SAMPLES_DIR) || loadSamples().length === 0) missing.push(`No sample images in ${SAMPLES_DIR}.`);
+  return missing;
+}
+
+/**
+ * The environment the bundled handler (dist/handler.mjs) reads: the demo model, its task,
+ * the wasm backend, and Powertools at its Lambda defaults (INFO logs, metrics on stdout).
+ */
+export function handlerEnv(base = process.env) {
+  const env = {
+    ...base,
+    SERVERLESS_TF_MODEL_URI: MODEL_DIR,
+    SERVERLESS_TF_TASK: JSON.stringify(loadTask()),
+    SERVERLESS_TF_BACKEND: 'wasm',
+    SERVERLESS_TF_MODEL_NAME: MODEL_NAME,
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+  };
+  // Development mode pretty-prints logs; Lambda never has it.
+  delete env.POWERTOOLS_DEV;
+  return env;
+}
+
+/** An API Gateway REST API (v1) proxy event for POST /classify with the image as a base64 body. */
+export function apiGatewayV1Event(image, requestId = 'bench-request') {
+  const headers = {
+    Accept: 'application/json',
+    'Content-Type': image.type,
+    Host: 'abcdef1234.execute-api.us-east-1.amazonaws.com',
+    'User-Agent': 'serverless-tf-bench',
+    'X-Forwarded-For': '203.0.113.10',
+    'X-Forwarded-Port': '443',
+    'X-Forwarded-Proto': 'https',
+  };
+  return {
+    resource: '/classify',
+    path: '/classify',
+    httpMethod: 'POST',
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abcdef1234',
+      resourceId: 'abc123',
+      resourcePath: '/classify',
+      httpMethod: 'POST',
+      path: '/prod/classify',
+      protocol: 'HTTP/1.1',
+      stage: 'prod',
+      requestId,
+      requestTimeEpoch: 1700000000000,
+      identity: { sourceIp: '203.0.113.10', userAgent: 'serverless-tf-bench' },
+    },
+    body: image.bytes.toString('base64'),
+    isBase64Encoded: true,
+  };
+}
+
+/** A Lambda context with the fields the handler reads. */
+export function lambdaContext(requestId) {
+  return { awsRequestId: requestId, functionName: 'serverless-tf-bench', memoryLimitInMB: '3008' };
+}
+
+/** Indices of the k largest scores, best first. */
+export function topIndices(scores, k) {
+  const idx = Array.from(scores, (_, i) => i);
+  idx.sort((a, b) => scores[b] - scores[a]);
+  return idx.slice(0, k);
+}
+
+/** Nearest-rank percentile (p in 0..100) of a list of numbers. */
+export function percentile(values, p) {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(rank, sorted.length) - 1];
+}
+
+export const median = (values) => {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+export const p90 = (values) => percentile(values, 90);
+
+export function summary(values) {
+  return { n: values.length, median: median(values), p90: p90(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+export const ms = (v, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
