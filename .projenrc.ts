@@ -46,6 +46,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '/lib/**/*.d.ts',
     '/runtime/node_modules/',
     '/runtime/dist/',
+    '/runtime/.dist-*',
     '/runtime/models/',
     '/runtime/coverage/',
     '/cdk.out/',

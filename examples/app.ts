@@ -4,6 +4,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ContainerClassifierStack } from './container-classifier';
 import { GpuClassifierStack } from './gpu-classifier';
+import { MonitoredClassifierStack } from './monitored-classifier';
 import { ZipClassifierStack } from './zip-classifier';
 
 const app = new App();
@@ -13,4 +14,5 @@ const env = process.env.CDK_DEFAULT_ACCOUNT ? { account: process.env.CDK_DEFAULT
 new ContainerClassifierStack(app, 'ServerlessTfContainer', { env });
 new GpuClassifierStack(app, 'ServerlessTfGpu', { env });
 new ZipClassifierStack(app, 'ServerlessTfZip', { env });
+new MonitoredClassifierStack(app, 'ServerlessTfMonitored', { env });
 app.synth();

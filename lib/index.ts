@@ -1,4 +1,5 @@
 export * from './compute';
+export * from './inference-monitoring';
 export * from './inference-task';
 export * from './model';
 export * from './runtime-environment';

@@ -14,6 +14,7 @@ import { Construct } from 'constructs';
 import { ACCELERATOR_MEMORY_GIB, Compute, ComputeType } from './compute';
 import { InferenceTask } from './inference-task';
 import { Model, ModelFormat } from './model';
+import type { InferenceMonitoring, MonitoringThresholds } from './inference-monitoring';
 import type { ModelConfig } from './model';
 import { acknowledgeManagedPolicy, acknowledgeWildcardResource } from './private/acknowledge';
 import { buildGpuFunction } from './private/gpu-function';
@@ -294,6 +295,15 @@ export class TensorFlowFunction extends Construct {
       this.warmUpFunction = warmer.function;
       this.warmUpRule = warmer.rule;
     }
+  }
+
+  /**
+   * Alarms and a dashboard section for this function.
+   *
+   * @returns the alarms created for it
+   */
+  public monitor(monitoring: InferenceMonitoring, thresholds?: MonitoringThresholds): cloudwatch.Alarm[] {
+    return monitoring.addFunction(this, thresholds);
   }
 
   /** Lets `grantee` invoke the `live` alias. */

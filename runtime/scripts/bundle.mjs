@@ -5,10 +5,13 @@
 // The warmer goes to dist/warmer/index.mjs with everything bundled, the AWS SDK too, so
 // dist/warmer/ is a self-contained asset that does not depend on the SDK Lambda ships.
 import { build } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 
-const outdir = new URL('../dist/', import.meta.url).pathname;
-await rm(outdir, { recursive: true, force: true });
+// Build into a fresh folder beside dist/ and swap it in, so a process reading dist/ (a
+// test, a synth) never sees it half-written or missing.
+const root = new URL('../', import.meta.url).pathname;
+const finalDir = `${root}dist`;
+const outdir = `${await mkdtemp(`${root}.dist-`)}/`;
 const started = Date.now();
 const common = {
   outExtension: { '.js': '.mjs' },
@@ -39,8 +42,14 @@ const results = await Promise.all([
     outdir: `${outdir}warmer/`,
   }),
 ]);
+const previous = `${finalDir}.old-${process.pid}`;
+await rename(finalDir, previous).catch((err) => {
+  if (err.code !== 'ENOENT') throw err;
+});
+await rename(outdir, finalDir);
+await rm(previous, { recursive: true, force: true });
 const sizes = results
   .flatMap((result) => Object.entries(result.metafile.outputs))
   .filter(([file]) => file.endsWith('.mjs'))
-  .map(([file, out]) => `${file.slice(file.lastIndexOf('dist/') + 'dist/'.length)} ${(out.bytes / 1024).toFixed(0)} KiB`);
+  .map(([file, out]) => `${file.slice(file.indexOf('/', file.lastIndexOf('.dist-')) + 1)} ${(out.bytes / 1024).toFixed(0)} KiB`);
 console.log(`bundle: ${sizes.join(', ')} in ${Date.now() - started} ms`);

@@ -1,0 +1,59 @@
+// Alarm thresholds: one place for the defaults, the precedence (a target's overrides >
+// the construct's thresholds > defaults), and their validation.
+import { Duration, Token } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import type { MonitoringThresholds } from '../../inference-monitoring';
+import { TensorFlowValidationError } from '../validation-error';
+
+export type ResolvedThresholds = Required<MonitoringThresholds>;
+
+export const DEFAULT_THRESHOLDS: ResolvedThresholds = {
+  errorRatePercent: 5,
+  throttles: 0,
+  durationTimeoutPercent: 80,
+  coldStartRatePercent: 10,
+  modelLoadTime: Duration.seconds(8),
+  outOfMemoryErrors: 0,
+  outOfMemoryKills: 0,
+  provisionedConcurrencySpillover: 0,
+  capacityProviderCpuPercent: 90,
+  deadLetterQueueMessages: 0,
+  queueOldestMessageAge: Duration.minutes(15),
+  apiServerErrorRatePercent: 1,
+  apiClientErrorRatePercent: 10,
+  apiLatencyP99: Duration.seconds(5),
+};
+
+const PERCENTS = ['errorRatePercent', 'durationTimeoutPercent', 'coldStartRatePercent', 'capacityProviderCpuPercent', 'apiServerErrorRatePercent', 'apiClientErrorRatePercent'] as const;
+const COUNTS = ['throttles', 'outOfMemoryErrors', 'outOfMemoryKills', 'provisionedConcurrencySpillover', 'deadLetterQueueMessages'] as const;
+const DURATIONS = ['modelLoadTime', 'queueOldestMessageAge', 'apiLatencyP99'] as const;
+
+/** Merges `layers` over the defaults (later layers win) and validates the result. */
+export function resolveThresholds(scope: IConstruct, prop: string, ...layers: (MonitoringThresholds | undefined)[]): ResolvedThresholds {
+  const given: Partial<ResolvedThresholds> = {};
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer ?? {})) {
+      if (value !== undefined) (given as Record<string, unknown>)[key] = value;
+    }
+  }
+  validate(scope, prop, given);
+  return { ...DEFAULT_THRESHOLDS, ...given };
+}
+
+function validate(scope: IConstruct, prop: string, t: Partial<ResolvedThresholds>): void {
+  const fail = (message: string) => {
+    throw new TensorFlowValidationError(scope, `${prop}.${message}`);
+  };
+  for (const key of PERCENTS) {
+    const v = t[key];
+    if (v !== undefined && !Token.isUnresolved(v) && !(v > 0 && v <= 100)) fail(`${key} must be a percentage above 0 and at most 100; got ${v}.`);
+  }
+  for (const key of COUNTS) {
+    const v = t[key];
+    if (v !== undefined && !Token.isUnresolved(v) && !(Number.isInteger(v) && v >= 0)) fail(`${key} must be a whole number of at least 0 (the alarm fires above it); got ${v}.`);
+  }
+  for (const key of DURATIONS) {
+    const v = t[key];
+    if (v !== undefined && !Token.isUnresolved(v.toSeconds()) && v.toMilliseconds() <= 0) fail(`${key} must be longer than zero; got ${v.toHumanString()}.`);
+  }
+}
