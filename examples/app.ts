@@ -2,6 +2,9 @@
 // with no AWS account, no Docker and no network, checked by cdk-nag's AwsSolutions pack.
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { ApiClassifierStack } from './api-classifier';
+import { AsyncClassifierStack } from './async-classifier';
+import { BatchClassifierStack } from './batch-classifier';
 import { ContainerClassifierStack } from './container-classifier';
 import { GpuClassifierStack } from './gpu-classifier';
 import { MonitoredClassifierStack } from './monitored-classifier';
@@ -15,4 +18,7 @@ new ContainerClassifierStack(app, 'ServerlessTfContainer', { env });
 new GpuClassifierStack(app, 'ServerlessTfGpu', { env });
 new ZipClassifierStack(app, 'ServerlessTfZip', { env });
 new MonitoredClassifierStack(app, 'ServerlessTfMonitored', { env });
+new ApiClassifierStack(app, 'ServerlessTfApi', { env });
+new AsyncClassifierStack(app, 'ServerlessTfAsync', { env });
+new BatchClassifierStack(app, 'ServerlessTfBatch', { env });
 app.synth();

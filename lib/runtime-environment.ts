@@ -107,5 +107,26 @@ export class RuntimeEnvironment {
    */
   public static readonly JOBS_TTL_DAYS = 'SERVERLESS_TF_JOBS_TTL_DAYS';
 
+  /**
+   * Lifetime of a presigned upload URL for asynchronous jobs, in seconds (at most 12 hours).
+   */
+  public static readonly JOBS_UPLOAD_EXPIRY_SECONDS = 'SERVERLESS_TF_JOBS_UPLOAD_EXPIRY_SECONDS';
+
+  /**
+   * Dynamic batching: the most rows (images, tabular rows or tensor instances) that
+   * concurrent requests for the model may share in one batched model call. `1` turns
+   * batching off; `auto` (the default) turns it on (16) on the native backends
+   * (`tensorflow`, `tensorflow-gpu`), where one call uses many cores or a GPU, and off on
+   * `wasm` and `cpu`, which run one thread and gain little from larger batches.
+   */
+  public static readonly BATCH_MAX_SIZE = 'SERVERLESS_TF_BATCH_MAX_SIZE';
+
+  /**
+   * Dynamic batching: the longest a request waits, in milliseconds, for others to join its
+   * batch before the batch runs (0 to 1000). `0` batches only what arrives while an
+   * earlier batch is running. `auto` (the default) is 5.
+   */
+  public static readonly BATCH_MAX_WAIT_MS = 'SERVERLESS_TF_BATCH_MAX_WAIT_MS';
+
   private constructor() {}
 }

@@ -6,6 +6,9 @@ import * as fs from 'fs';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { ApiClassifierStack } from '../examples/api-classifier';
+import { AsyncClassifierStack } from '../examples/async-classifier';
+import { BatchClassifierStack } from '../examples/batch-classifier';
 import { ContainerClassifierStack } from '../examples/container-classifier';
 import { GpuClassifierStack } from '../examples/gpu-classifier';
 import { MonitoredClassifierStack } from '../examples/monitored-classifier';
@@ -16,6 +19,9 @@ const EXAMPLES: [string, (app: App) => Stack][] = [
   ['gpu', (app) => new GpuClassifierStack(app, 'ServerlessTfGpu')],
   ['zip', (app) => new ZipClassifierStack(app, 'ServerlessTfZip')],
   ['monitored', (app) => new MonitoredClassifierStack(app, 'ServerlessTfMonitored')],
+  ['api', (app) => new ApiClassifierStack(app, 'ServerlessTfApi')],
+  ['async', (app) => new AsyncClassifierStack(app, 'ServerlessTfAsync')],
+  ['batch', (app) => new BatchClassifierStack(app, 'ServerlessTfBatch')],
 ];
 
 function newApp(): App {

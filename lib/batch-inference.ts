@@ -1,0 +1,366 @@
+// Batch inference on S3 uploads: an object created under the input prefix is announced
+// to an SQS queue, which feeds the TensorFlowFunction's `live` alias. The runtime splits
+// large objects into chunks that it sends back to the same queue, one message each, and
+// writes predictions under deterministic keys in the output bucket.
+import { Annotations, Duration, Size, SizeRoundingBehavior, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { InferenceMonitoring, MonitoringThresholds } from './inference-monitoring';
+import { acknowledgeWildcardResource } from './private/acknowledge';
+import { acknowledgeNotificationsHandler, createInputBucket } from './private/batch-buckets';
+import {
+  DEAD_LETTER_RETENTION, DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE, DEFAULT_INPUT_PREFIX, DEFAULT_MAX_CONCURRENCY,
+  DEFAULT_MAX_RECEIVE_COUNT, DEFAULT_OUTPUT_PREFIX, DEFAULT_ROWS_PER_BATCH, INPUT_SUFFIXES, MAX_BATCHING_WINDOW,
+  MAX_BATCH_SIZE, MAX_BATCH_SIZE_WITHOUT_WINDOW, MAX_CHUNK_SIZE, MAX_MAX_CONCURRENCY, MAX_MAX_RECEIVE_COUNT,
+  MAX_ROWS_PER_BATCH, MIN_BATCH_TIMEOUT, MIN_CHUNK_SIZE, MIN_MAX_CONCURRENCY, defaultSuffixes, formatOfSuffix,
+  formatsForTask, prefixesOverlap, visibilityTimeoutFor,
+} from './private/batch-defaults';
+import { currentEnvironment } from './private/batch-environment';
+import { mib } from './private/sizing';
+import { TensorFlowValidationError } from './private/validation-error';
+import { RuntimeEnvironment } from './runtime-environment';
+import type { TensorFlowFunction } from './tensorflow-function';
+
+/**
+ * Properties of a BatchInference.
+ */
+export interface BatchInferenceProps {
+  /**
+   * The function that predicts. Its timeout bounds one chunk of work: give it minutes
+   * (up to 15), not the 30 s of a synchronous API.
+   */
+  readonly function: TensorFlowFunction;
+
+  /**
+   * The bucket whose uploads are predicted.
+   *
+   * @default - a bucket with S3-managed encryption, TLS only, public access blocked and
+   * server access logs to a bucket created beside it
+   */
+  readonly inputBucket?: s3.IBucket;
+
+  /**
+   * Only objects under this key prefix are predicted. `''` selects the whole bucket (only
+   * with a separate outputBucket).
+   *
+   * @default 'input/'
+   */
+  readonly inputPrefix?: string;
+
+  /**
+   * Only keys ending with one of these are predicted: one S3 notification filter each.
+   * S3 compares suffixes case-sensitively: add `.JPG` too if uploads use it. The runtime
+   * reads `.csv` (tabular task), `.jsonl` and `.ndjson` (any task), and `.jpg`, `.jpeg`,
+   * `.png`, `.webp`, `.gif` (image-classification task).
+   *
+   * @default - the suffixes the function's task reads
+   */
+  readonly inputSuffixes?: string[];
+
+  /**
+   * The bucket that predictions, error rows, manifests and completion markers go to.
+   *
+   * @default - the input bucket
+   */
+  readonly outputBucket?: s3.IBucket;
+
+  /**
+   * Key prefix of the outputs: each input object's results land under
+   * `<outputPrefix><input key>/<ETag>/`. In the input bucket it must not overlap inputPrefix.
+   *
+   * @default 'predictions/'
+   */
+  readonly outputPrefix?: string;
+
+  /**
+   * Inputs larger than this are split into chunks of about this size, each a queue message
+   * and an invocation of its own.
+   *
+   * @default Size.mebibytes(8)
+   */
+  readonly chunkSize?: Size;
+
+  /**
+   * Rows (CSV rows, JSON lines) per model call while a chunk is streamed (1 to 1024).
+   *
+   * @default 256
+   */
+  readonly rowsPerBatch?: number;
+
+  /**
+   * Queue messages (S3 notifications or chunks) per invocation: 1 to 10, or up to 10,000
+   * with maxBatchingWindow. Each message can be a whole chunk of work, so the function's
+   * timeout must cover batchSize chunks.
+   *
+   * @default 1
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+   */
+  readonly batchSize?: number;
+
+  /**
+   * How long Lambda gathers messages before it invokes the function (up to 5 minutes);
+   * needs batchSize above 1.
+   *
+   * @default - no batching window: invoke as soon as messages arrive
+   */
+  readonly maxBatchingWindow?: Duration;
+
+  /**
+   * The most concurrent invocations the queue drives (2 to 1000).
+   *
+   * @default 10
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
+   */
+  readonly maxConcurrency?: number;
+
+  /**
+   * Receives of a message (its first delivery and retries) before it moves to the
+   * dead-letter queue (1 to 1000).
+   *
+   * @default 3
+   */
+  readonly maxReceiveCount?: number;
+
+  /**
+   * A KMS key for the queue and its dead-letter queue. CDK adds a key policy statement
+   * that lets S3 send notifications with it (an imported key's policy cannot be changed:
+   * add that statement yourself).
+   *
+   * @default - SQS-managed encryption (SSE-SQS)
+   */
+  readonly queueEncryptionKey?: kms.IKey;
+}
+
+/**
+ * Batch inference on S3 uploads: CSV (tabular), JSON Lines or images in, predictions out
+ * under deterministic keys, with large inputs split into chunks that run in parallel.
+ *
+ * @example
+ * new BatchInference(this, 'Nightly', {
+ *   function: fn,
+ *   inputPrefix: 'uploads/',
+ *   maxConcurrency: 20,
+ * });
+ */
+export class BatchInference extends Construct {
+  /** The queue of S3 notifications and chunk messages that feeds the function. */
+  public readonly queue: sqs.Queue;
+  /** Messages that failed maxReceiveCount times. */
+  public readonly deadLetterQueue: sqs.Queue;
+  /** The bucket whose uploads are predicted. */
+  public readonly inputBucket: s3.IBucket;
+  /** The bucket that outputs go to. */
+  public readonly outputBucket: s3.IBucket;
+  /** The server access log bucket, when the input bucket was created here. */
+  public readonly accessLogsBucket?: s3.IBucket;
+  /** The SQS event source on the function's `live` alias. */
+  public readonly eventSource: sources.SqsEventSource;
+  /** The key prefix of the inputs. */
+  public readonly inputPrefix: string;
+  /** The key suffixes of the inputs, one notification filter each. */
+  public readonly inputSuffixes: string[];
+  /** The key prefix of the outputs. */
+  public readonly outputPrefix: string;
+  /** The queue's visibility timeout: min(12 hours, 6 x the function timeout + maxBatchingWindow). */
+  public readonly visibilityTimeout: Duration;
+  /** The function that predicts. */
+  public readonly function: TensorFlowFunction;
+
+  public constructor(scope: Construct, id: string, props: BatchInferenceProps) {
+    super(scope, id);
+    this.function = props.function;
+    const fn = props.function;
+    this.inputPrefix = props.inputPrefix ?? DEFAULT_INPUT_PREFIX;
+    this.outputPrefix = props.outputPrefix ?? DEFAULT_OUTPUT_PREFIX;
+    this.inputSuffixes = props.inputSuffixes ?? defaultSuffixes(fn.taskType);
+    const chunkSize = props.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    this.validate(props, chunkSize);
+
+    if (props.inputBucket) {
+      this.inputBucket = props.inputBucket;
+    } else {
+      const created = createInputBucket(this);
+      this.inputBucket = created.bucket;
+      this.accessLogsBucket = created.accessLogsBucket;
+    }
+    this.outputBucket = props.outputBucket ?? this.inputBucket;
+
+    this.visibilityTimeout = visibilityTimeoutFor(fn.timeout, props.maxBatchingWindow);
+    const encryption: Pick<sqs.QueueProps, 'encryption' | 'encryptionMasterKey'> = props.queueEncryptionKey
+      ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.queueEncryptionKey }
+      : { encryption: sqs.QueueEncryption.SQS_MANAGED };
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', { ...encryption, enforceSSL: true, retentionPeriod: DEAD_LETTER_RETENTION });
+    this.queue = new sqs.Queue(this, 'Queue', {
+      ...encryption,
+      enforceSSL: true,
+      visibilityTimeout: this.visibilityTimeout,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? DEFAULT_MAX_RECEIVE_COUNT },
+    });
+
+    for (const suffix of this.inputSuffixes) {
+      this.inputBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.SqsDestination(this.queue), {
+        ...(this.inputPrefix ? { prefix: this.inputPrefix } : {}),
+        suffix,
+      });
+    }
+    acknowledgeNotificationsHandler(this.inputBucket);
+
+    this.eventSource = new sources.SqsEventSource(this.queue, {
+      batchSize: props.batchSize ?? DEFAULT_BATCH_SIZE,
+      maxBatchingWindow: props.maxBatchingWindow,
+      maxConcurrency: props.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
+      reportBatchItemFailures: true,
+    });
+    fn.alias.addEventSource(this.eventSource);
+
+    this.grantRuntime(fn);
+    const environment: Record<string, string> = {
+      [RuntimeEnvironment.OUTPUT_BUCKET]: this.outputBucket.bucketName,
+      [RuntimeEnvironment.OUTPUT_PREFIX]: this.outputPrefix,
+      [RuntimeEnvironment.BATCH_QUEUE_URL]: this.queue.queueUrl,
+      [RuntimeEnvironment.BATCH_CHUNK_BYTES]: Tokenization.stringifyNumber(chunkSize.toBytes({ rounding: SizeRoundingBehavior.FLOOR })),
+      [RuntimeEnvironment.BATCH_ROWS]: Tokenization.stringifyNumber(props.rowsPerBatch ?? DEFAULT_ROWS_PER_BATCH),
+    };
+    for (const [name, value] of Object.entries(environment)) fn.function.addEnvironment(name, value);
+  }
+
+  /**
+   * Alarms and dashboard sections for the queue, its dead-letter queue and the function
+   * (a function already monitored is not added twice).
+   *
+   * @returns the alarms created
+   */
+  public monitor(monitoring: InferenceMonitoring, thresholds?: MonitoringThresholds): cloudwatch.Alarm[] {
+    return [
+      ...monitoring.addFunction(this.function, thresholds),
+      ...monitoring.addQueue(this.node.id, this.queue, this.deadLetterQueue, thresholds),
+    ];
+  }
+
+
+  /**
+   * What the runtime does with its role: read inputs under the input prefix (ranged, with
+   * IfMatch); read, write and list its outputs under the output prefix; send chunk
+   * messages to the queue. Receiving from the queue is granted by the event source.
+   */
+  private grantRuntime(fn: TensorFlowFunction): void {
+    const role = fn.role;
+    const inputObjects = this.inputBucket.arnForObjects(`${this.inputPrefix}*`);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [inputObjects] }));
+    acknowledgeWildcardResource(role, inputObjects, 'Batch inputs are any object under the input prefix, uploaded at run time; nothing else in the bucket is readable.');
+    this.inputBucket.encryptionKey?.grantDecrypt(role);
+
+    const outputObjects = this.outputBucket.arnForObjects(`${this.outputPrefix}*`);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [outputObjects] }));
+    acknowledgeWildcardResource(role, outputObjects, 'Batch outputs (predictions, error rows, manifests, done markers) are written and read under keys derived at run time from each input key and ETag, all under the output prefix.');
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [this.outputBucket.bucketArn],
+      ...(this.outputPrefix ? { conditions: { StringLike: { 's3:prefix': [`${this.outputPrefix}*`] } } } : {}),
+    }));
+    this.outputBucket.encryptionKey?.grant(role, 'kms:Decrypt', 'kms:GenerateDataKey');
+
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.queue.queueArn] }));
+    this.queue.encryptionMasterKey?.grant(role, 'kms:Decrypt', 'kms:GenerateDataKey');
+  }
+
+  private validate(props: BatchInferenceProps, chunkSize: Size): void {
+    const fail = (message: string) => {
+      throw new TensorFlowValidationError(this, message);
+    };
+    const fn = props.function;
+    for (const [name, prefix] of [['inputPrefix', this.inputPrefix], ['outputPrefix', this.outputPrefix]] as const) {
+      if (prefix.startsWith('/')) fail(`${name} must not start with '/': S3 keys have no leading slash, so "${prefix}" would match nothing. Use "${prefix.replace(/^\/+/, '')}".`);
+    }
+    this.validateSuffixes(fn);
+    if (this.sameBucket(props) && prefixesOverlap(this.inputPrefix, this.outputPrefix)) {
+      fail(`inputPrefix "${this.inputPrefix}" and outputPrefix "${this.outputPrefix}" overlap in the same bucket: outputs would be predicted again as inputs. Use prefixes where neither starts with the other (e.g. inputPrefix 'input/' and outputPrefix 'predictions/'), or give a separate outputBucket.`);
+    }
+    const bytes = chunkSize.toBytes({ rounding: SizeRoundingBehavior.FLOOR });
+    if (!Token.isUnresolved(bytes) && (bytes < MIN_CHUNK_SIZE.toBytes() || bytes > MAX_CHUNK_SIZE.toBytes())) {
+      fail(`chunkSize must be ${MIN_CHUNK_SIZE.toMebibytes()} to ${MAX_CHUNK_SIZE.toMebibytes()} MiB; got ${mib(bytes)}. Smaller chunks cost more messages than they save; larger ones may not finish within one invocation.`);
+    }
+    const integerIn = (name: string, value: number | undefined, min: number, max: number, hint = '') => {
+      if (value !== undefined && !Token.isUnresolved(value) && (!Number.isInteger(value) || value < min || value > max)) {
+        fail(`${name} must be a whole number from ${min} to ${max}; got ${value}.${hint}`);
+      }
+    };
+    integerIn('rowsPerBatch', props.rowsPerBatch, 1, MAX_ROWS_PER_BATCH);
+    integerIn('maxConcurrency', props.maxConcurrency, MIN_MAX_CONCURRENCY, MAX_MAX_CONCURRENCY, ' (Lambda\'s limits for an SQS event source.)');
+    integerIn('maxReceiveCount', props.maxReceiveCount, 1, MAX_MAX_RECEIVE_COUNT);
+    const window = props.maxBatchingWindow?.toSeconds();
+    const hasWindow = window !== undefined && (Token.isUnresolved(window) || window > 0);
+    integerIn('batchSize', props.batchSize, 1, hasWindow ? MAX_BATCH_SIZE : MAX_BATCH_SIZE_WITHOUT_WINDOW,
+      hasWindow ? '' : ` Above ${MAX_BATCH_SIZE_WITHOUT_WINDOW} (up to ${MAX_BATCH_SIZE}), set maxBatchingWindow too.`);
+    if (window !== undefined && !Token.isUnresolved(window)) {
+      if (window > MAX_BATCHING_WINDOW.toSeconds()) fail(`maxBatchingWindow must be at most ${MAX_BATCHING_WINDOW.toHumanString()}; got ${props.maxBatchingWindow!.toHumanString()}.`);
+      if ((props.batchSize ?? DEFAULT_BATCH_SIZE) <= 1) fail(`maxBatchingWindow (${props.maxBatchingWindow!.toHumanString()}) only waits for a batch to fill, and batchSize is 1: set batchSize above 1, or remove maxBatchingWindow.`);
+    }
+    this.validateEnvironment(props, bytes);
+    const timeout = fn.timeout.toSeconds();
+    if (!Token.isUnresolved(timeout) && timeout < MIN_BATCH_TIMEOUT.toSeconds()) {
+      Annotations.of(this).addWarningV2('cdk-serverless-tensorflow:BatchShortTimeout', `The function's timeout is ${fn.timeout.toHumanString()}: one chunk (${Token.isUnresolved(bytes) ? 'chunkSize' : mib(bytes)}) may not finish in it. Give the TensorFlowFunction a timeout of minutes (up to 15) for batch work, or a smaller chunkSize.`);
+    }
+  }
+
+  /**
+   * A function's environment holds one batch configuration: refuse to change what another
+   * BatchInference or the environment prop has set. A queue or bucket created here is new,
+   * so any value already there for it is another one.
+   */
+  private validateEnvironment(props: BatchInferenceProps, chunkBytes: number): void {
+    const fn = props.function;
+    const outputBucket = props.outputBucket ?? props.inputBucket;
+    const planned: Record<string, string | undefined> = {
+      [RuntimeEnvironment.OUTPUT_BUCKET]: outputBucket?.bucketName,
+      [RuntimeEnvironment.OUTPUT_PREFIX]: this.outputPrefix,
+      [RuntimeEnvironment.BATCH_QUEUE_URL]: undefined,
+      [RuntimeEnvironment.BATCH_CHUNK_BYTES]: Tokenization.stringifyNumber(chunkBytes),
+      [RuntimeEnvironment.BATCH_ROWS]: Tokenization.stringifyNumber(props.rowsPerBatch ?? DEFAULT_ROWS_PER_BATCH),
+    };
+    const existing = currentEnvironment(fn.function);
+    const stack = Stack.of(this);
+    for (const [name, value] of Object.entries(planned)) {
+      if (name in existing && (value === undefined || JSON.stringify(existing[name]) !== JSON.stringify(stack.resolve(value)))) {
+        throw new TensorFlowValidationError(this, `${fn.node.path} already has ${name} set to another value (by another BatchInference, or its environment prop): a function's environment holds one batch configuration. Give this BatchInference its own TensorFlowFunction, or remove the variable from the environment prop.`);
+      }
+    }
+  }
+
+  private validateSuffixes(fn: TensorFlowFunction): void {
+    const fail = (message: string) => {
+      throw new TensorFlowValidationError(this, message);
+    };
+    const suffixes = this.inputSuffixes;
+    const known = Object.values(INPUT_SUFFIXES).flat().join(', ');
+    if (suffixes.length === 0) fail(`inputSuffixes is empty, so no upload would be predicted: give at least one of ${known}, or leave it unset.`);
+    for (const suffix of suffixes) {
+      if (!formatOfSuffix(suffix)) fail(`inputSuffixes "${suffix}" is not an input the runtime reads: every suffix must end with one of ${known}.`);
+    }
+    const twice = suffixes.find((s, i) => suffixes.indexOf(s) !== i);
+    if (twice !== undefined) fail(`inputSuffixes lists "${twice}" twice: list each suffix once.`);
+    for (const a of suffixes) {
+      const b = suffixes.find((s) => s !== a && a.endsWith(s));
+      if (b !== undefined) fail(`inputSuffixes "${a}" and "${b}" overlap (every key ending with the first ends with the second), and S3 refuses overlapping notification filters: keep "${b}" only.`);
+    }
+    const readable = formatsForTask(fn.taskType);
+    const unreadable = suffixes.filter((s) => !readable.includes(formatOfSuffix(s)!));
+    if (unreadable.length) {
+      Annotations.of(this).addWarningV2('cdk-serverless-tensorflow:BatchUnreadableInputs', `The function's ${fn.taskType} task cannot read ${unreadable.join(', ')} inputs: every row of them would end in the errors file. It reads ${readable.flatMap((f) => [...INPUT_SUFFIXES[f]]).join(', ')}. Remove those suffixes or use a task that reads them.`);
+    }
+  }
+
+  /** Whether inputs and outputs share a bucket: the same construct, or the same name. */
+  private sameBucket(props: BatchInferenceProps): boolean {
+    if (!props.outputBucket || props.outputBucket === props.inputBucket) return true;
+    if (!props.inputBucket) return false;
+    const stack = Stack.of(this);
+    return JSON.stringify(stack.resolve(props.inputBucket.bucketName)) === JSON.stringify(stack.resolve(props.outputBucket.bucketName));
+  }
+}
