@@ -19,6 +19,7 @@ import {
 import { addGatewayResponses } from './private/api-gateway-responses';
 import { RequestModels } from './private/api-request-models';
 import { TensorFlowValidationError } from './private/validation-error';
+import { RuntimeEnvironment } from './runtime-environment';
 import type { TensorFlowFunction } from './tensorflow-function';
 
 /** How callers of an InferenceApi prove who they are. */
@@ -124,9 +125,9 @@ export interface InferenceApiProps {
   readonly throttle?: apigw.ThrottleSettings;
 
   /**
-   * CORS preflight for browser clients. API Gateway answers the preflight (OPTIONS) and
-   * adds the origin to its own error responses; the function's responses pass through
-   * a proxy integration unchanged.
+   * CORS for browser clients. API Gateway answers the preflight (OPTIONS) and adds the
+   * origin to its own error responses; the runtime adds it to the function's answers
+   * (SERVERLESS_TF_CORS_ALLOW_ORIGINS on the function).
    *
    * @default - no CORS
    */
@@ -217,7 +218,9 @@ export class InferenceApi extends Construct {
       Annotations.of(this).addWarningV2('cdk-serverless-tensorflow:ApiTimeout', `The function's timeout (${fn.timeout.toHumanString()}) is longer than API Gateway's ${MAX_INTEGRATION_TIMEOUT.toSeconds()} s integration timeout: synchronous requests are cut at ${MAX_INTEGRATION_TIMEOUT.toSeconds()} s (504) while the function runs on. Submit long requests as asynchronous jobs (AsyncInference), or lower the function's timeout.`);
     }
     if (props.cors) {
-      Annotations.of(this).addWarningV2('cdk-serverless-tensorflow:ApiCors', 'cors: API Gateway answers preflight requests and adds Access-Control-Allow-Origin to its own error responses, but a Lambda proxy integration returns the function\'s headers as they are, and the runtime does not add CORS headers: browsers will not read its answers. For browser clients, use InferenceHttpApi or InferenceFunctionUrl, whose CORS covers every response.');
+      // A proxy integration passes the function's headers through: the runtime adds
+      // Access-Control-Allow-Origin to its own answers for these origins.
+      fn.function.addEnvironment(RuntimeEnvironment.CORS_ALLOW_ORIGINS, props.cors.allowOrigins.join(','));
     }
     if (auth.type === ApiAuthorizationType.NONE) {
       Annotations.of(this).addWarningV2('cdk-serverless-tensorflow:OpenApi', 'ApiAuthorization.none(): anyone with the URL can call the model, and every call is paid for. Only the stage throttle (and a WAF web ACL, if given) limits them.');

@@ -123,10 +123,17 @@ export class RuntimeEnvironment {
 
   /**
    * Dynamic batching: the longest a request waits, in milliseconds, for others to join its
-   * batch before the batch runs (0 to 1000). `0` batches only what arrives while an
-   * earlier batch is running. `auto` (the default) is 5.
+   * batch before the batch runs (0 to 1000). `0` batches only requests already waiting when
+   * the model is free. `auto` (the default) is 5.
    */
   public static readonly BATCH_MAX_WAIT_MS = 'SERVERLESS_TF_BATCH_MAX_WAIT_MS';
+
+  /**
+   * Origins allowed to read answers from browsers, comma-separated, or `*`: the runtime
+   * adds Access-Control-Allow-Origin (and Vary: Origin) to every answer for them.
+   * InferenceApi sets it from its `cors` option.
+   */
+  public static readonly CORS_ALLOW_ORIGINS = 'SERVERLESS_TF_CORS_ALLOW_ORIGINS';
 
   private constructor() {}
 }

@@ -277,7 +277,7 @@ describe('InferenceApi', () => {
     });
   });
 
-  test('cors: preflight on every resource without authorization, and the origin on the gateway\'s own errors, with a warning about proxy responses', () => {
+  test('cors: preflight on every resource without authorization, the origin on the gateway\'s own errors, and the runtime told to add it to its answers', () => {
     const { stack, template } = restApi({ authorization: ApiAuthorization.iam(), cors: { allowOrigins: ['https://app.example.com'] } });
     const preflights = Object.values(template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'OPTIONS' } }));
     expect(preflights.length).toBe(12); // the root and the 11 resources
@@ -289,7 +289,8 @@ describe('InferenceApi', () => {
       }),
     });
     expect(gatewayResponse(template, 'REQUEST_TOO_LARGE').ResponseParameters).toEqual({ 'gatewayresponse.header.Access-Control-Allow-Origin': "'https://app.example.com'" });
-    Annotations.fromStack(stack).hasWarning('/Test/Api', Match.stringLikeRegexp('InferenceHttpApi or InferenceFunctionUrl'));
+    Annotations.fromStack(stack).hasNoWarning('/Test/Api', Match.stringLikeRegexp('CORS|cors'));
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ SERVERLESS_TF_CORS_ALLOW_ORIGINS: 'https://app.example.com' }) } });
   });
 
   test('domainName: a regional custom domain mapped at its root to the stage', () => {

@@ -2,9 +2,11 @@
 // A bad configuration fails the init phase with a message that names the variable,
 // what it holds and what it should hold: that is a deployment error, not a request error.
 import {
-  CACHE_DIR_DEFAULT, ENV, MAX_BODY_BYTES_DEFAULT, MAX_IMAGE_PIXELS_DEFAULT, MODEL_NAME_DEFAULT,
+  CACHE_DIR_DEFAULT, ENV, JOBS_TTL_DAYS_DEFAULT, JOBS_UPLOAD_EXPIRY_SECONDS_DEFAULT, JOBS_UPLOAD_EXPIRY_SECONDS_MAX, MAX_BODY_BYTES_DEFAULT, MAX_IMAGE_PIXELS_DEFAULT, MODEL_NAME_DEFAULT,
 } from './constants';
+import { BATCH_CHUNK_BYTES_DEFAULT, BATCH_CHUNK_BYTES_MIN, BATCH_ROWS_DEFAULT, MAX_INSTANCES_PER_REQUEST } from './constants';
 import { RESIZE_METHODS } from './task-config';
+import { RuntimeEnvironment } from '../../lib/runtime-environment';
 import type { Normalization, TaskConfig } from './task-config';
 
 export const MODEL_FORMATS = ['auto', 'graph', 'layers', 'saved_model'] as const;
@@ -24,7 +26,47 @@ export interface RuntimeConfig {
   readonly cacheDir: string;
   readonly outputBucket?: string;
   readonly outputPrefix: string;
+  /** S3 batch: the queue that carries the chunks of large inputs; unset, chunks run in the invocation that planned them. */
+  readonly batchQueueUrl?: string;
+  /** S3 batch: inputs larger than this many bytes are split into chunks of about this size. */
+  readonly batchChunkBytes: number;
+  /** S3 batch: rows per tensor call while an input is streamed. */
+  readonly batchRows: number;
+  /**
+   * Dynamic batching: most rows that concurrent requests share in one model call; 1 is
+   * off. 'auto' (or unset) decides by backend (see resolveBatching in batcher.ts).
+   */
+  readonly batchMaxSize?: BatchSetting;
+  /** Dynamic batching: longest wait in ms for a batch to fill. 'auto' (or unset): the default. */
+  readonly batchMaxWaitMs?: BatchSetting;
+  /** Asynchronous jobs (POST /jobs); undefined when the function is not set up for them. */
+  readonly jobs?: JobsConfig;
+  /** Origins allowed to read answers from browsers ('*' for any); undefined: no CORS headers. */
+  readonly corsAllowOrigins?: readonly string[];
 }
+
+/** Where asynchronous jobs live: the AsyncInference construct sets these. */
+export interface JobsConfig {
+  /** DynamoDB table, partition key `pk` (string), TTL attribute `expiresAt`. */
+  readonly table: string;
+  /** S3 bucket for job inputs, uploads and results (under `jobs/`). */
+  readonly bucket: string;
+  /** SQS queue that carries job messages (and upload notifications) to the function. */
+  readonly queueUrl: string;
+  readonly topicArn?: string;
+  readonly eventBus?: string;
+  readonly ttlDays: number;
+  /** How long a presigned upload URL is valid, in seconds. */
+  readonly uploadExpirySeconds: number;
+}
+
+/** A batching setting: a number, or 'auto' to decide by backend. */
+export type BatchSetting = number | 'auto';
+
+/** Largest accepted SERVERLESS_TF_BATCH_MAX_SIZE: one request may carry this many instances too. */
+export const BATCH_MAX_SIZE_LIMIT = 1024;
+/** Largest accepted SERVERLESS_TF_BATCH_MAX_WAIT_MS: longer would only add latency. */
+export const BATCH_MAX_WAIT_MS_LIMIT = 1000;
 
 export class ConfigurationError extends Error {
   public constructor(message: string) {
@@ -53,7 +95,51 @@ export function configFromEnv(env: Env = process.env): RuntimeConfig {
     cacheDir: env[ENV.CACHE_DIR] ?? CACHE_DIR_DEFAULT,
     outputBucket: env[ENV.OUTPUT_BUCKET] || undefined,
     outputPrefix: env[ENV.OUTPUT_PREFIX] ?? 'predictions/',
+    batchQueueUrl: env[ENV.BATCH_QUEUE_URL] || undefined,
+    batchChunkBytes: intInRange(ENV.BATCH_CHUNK_BYTES, env[ENV.BATCH_CHUNK_BYTES], BATCH_CHUNK_BYTES_DEFAULT, BATCH_CHUNK_BYTES_MIN, Number.MAX_SAFE_INTEGER),
+    batchRows: intInRange(ENV.BATCH_ROWS, env[ENV.BATCH_ROWS], BATCH_ROWS_DEFAULT, 1, MAX_INSTANCES_PER_REQUEST),
+    batchMaxSize: batchSetting(RuntimeEnvironment.BATCH_MAX_SIZE, env[RuntimeEnvironment.BATCH_MAX_SIZE], 1, BATCH_MAX_SIZE_LIMIT),
+    batchMaxWaitMs: batchSetting(RuntimeEnvironment.BATCH_MAX_WAIT_MS, env[RuntimeEnvironment.BATCH_MAX_WAIT_MS], 0, BATCH_MAX_WAIT_MS_LIMIT),
+    jobs: jobsFromEnv(env),
+    corsAllowOrigins: corsOrigins(env[ENV.CORS_ALLOW_ORIGINS]),
   };
+}
+
+function corsOrigins(value: string | undefined): readonly string[] | undefined {
+  const origins = (value ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const o of origins) {
+    if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o)) {
+      throw new ConfigurationError(`${ENV.CORS_ALLOW_ORIGINS} must list origins such as https://app.example.com (scheme and host, no path), or *; got "${o}".`);
+    }
+  }
+  return origins.length ? origins : undefined;
+}
+
+/** Jobs are on when the table, the bucket and the queue are all named; some but not all is a deployment error. */
+function jobsFromEnv(env: Env): JobsConfig | undefined {
+  const required = [ENV.JOBS_TABLE, ENV.JOBS_BUCKET, ENV.JOBS_QUEUE_URL] as const;
+  const missing = required.filter((name) => !env[name]);
+  if (missing.length === required.length) return undefined;
+  if (missing.length > 0) {
+    throw new ConfigurationError(`Asynchronous jobs need ${required.join(', ')} together; ${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not set.`);
+  }
+  return {
+    table: env[ENV.JOBS_TABLE]!,
+    bucket: env[ENV.JOBS_BUCKET]!,
+    queueUrl: env[ENV.JOBS_QUEUE_URL]!,
+    topicArn: env[ENV.JOBS_TOPIC_ARN] || undefined,
+    eventBus: env[ENV.JOBS_EVENT_BUS] || undefined,
+    ttlDays: positiveInt(ENV.JOBS_TTL_DAYS, env[ENV.JOBS_TTL_DAYS], JOBS_TTL_DAYS_DEFAULT),
+    uploadExpirySeconds: uploadExpiry(env[ENV.JOBS_UPLOAD_EXPIRY_SECONDS]),
+  };
+}
+
+function uploadExpiry(value: string | undefined): number {
+  const seconds = positiveInt(ENV.JOBS_UPLOAD_EXPIRY_SECONDS, value, JOBS_UPLOAD_EXPIRY_SECONDS_DEFAULT);
+  if (seconds > JOBS_UPLOAD_EXPIRY_SECONDS_MAX) {
+    throw new ConfigurationError(`${ENV.JOBS_UPLOAD_EXPIRY_SECONDS} must be at most ${JOBS_UPLOAD_EXPIRY_SECONDS_MAX} (12 hours: a presigned URL ends with the role session that signed it); got "${value}".`);
+  }
+  return seconds;
 }
 
 /** The defaults for everything but the model and the task, for callers that build a config in code. */
@@ -66,6 +152,10 @@ export function configWithDefaults(config: Pick<RuntimeConfig, 'modelUri' | 'tas
     maxImagePixels: MAX_IMAGE_PIXELS_DEFAULT,
     cacheDir: CACHE_DIR_DEFAULT,
     outputPrefix: 'predictions/',
+    batchChunkBytes: BATCH_CHUNK_BYTES_DEFAULT,
+    batchRows: BATCH_ROWS_DEFAULT,
+    batchMaxSize: 'auto',
+    batchMaxWaitMs: 'auto',
     ...config,
     task: validateTaskConfig(config.task, 'task'),
   };
@@ -162,6 +252,26 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigurationError(`${name} must be a positive whole number; got "${value}".`);
+  return n;
+}
+
+/** 'auto' (or unset), or a whole number in [min, max]. */
+function batchSetting(name: string, value: string | undefined, min: number, max: number): BatchSetting {
+  if (value === undefined || value.trim() === '' || value.trim() === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigurationError(`${name} must be "auto" or a whole number from ${min} to ${max}; got "${value}".`);
+  }
+  return n;
+}
+
+/** A whole number in [min, max], or the fallback when unset. */
+function intInRange(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined || value.trim() === '') return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigurationError(`${name} must be a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}; got "${value}".`);
+  }
   return n;
 }
 

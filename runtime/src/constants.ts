@@ -13,6 +13,18 @@ export const ENV = {
   CACHE_DIR: RuntimeEnvironment.CACHE_DIR,
   OUTPUT_BUCKET: RuntimeEnvironment.OUTPUT_BUCKET,
   OUTPUT_PREFIX: RuntimeEnvironment.OUTPUT_PREFIX,
+  CORS_ALLOW_ORIGINS: RuntimeEnvironment.CORS_ALLOW_ORIGINS,
+  BATCH_QUEUE_URL: RuntimeEnvironment.BATCH_QUEUE_URL,
+  BATCH_CHUNK_BYTES: RuntimeEnvironment.BATCH_CHUNK_BYTES,
+  BATCH_ROWS: RuntimeEnvironment.BATCH_ROWS,
+  JOBS_TABLE: RuntimeEnvironment.JOBS_TABLE,
+  JOBS_BUCKET: RuntimeEnvironment.JOBS_BUCKET,
+  JOBS_QUEUE_URL: RuntimeEnvironment.JOBS_QUEUE_URL,
+  JOBS_TOPIC_ARN: RuntimeEnvironment.JOBS_TOPIC_ARN,
+  JOBS_EVENT_BUS: RuntimeEnvironment.JOBS_EVENT_BUS,
+  JOBS_TTL_DAYS: RuntimeEnvironment.JOBS_TTL_DAYS,
+  /** Set by AsyncInference (presigned upload URL lifetime). */
+  JOBS_UPLOAD_EXPIRY_SECONDS: RuntimeEnvironment.JOBS_UPLOAD_EXPIRY_SECONDS,
 } as const;
 
 /** Lambda's synchronous invocation payload limit (6 MB), the default body limit. */
@@ -32,3 +44,29 @@ export const RETRY_AFTER_SECONDS = 1;
 
 /** Model name used when none is configured. */
 export const MODEL_NAME_DEFAULT = 'model';
+
+/** Days an asynchronous job, its input and its result are kept when JOBS_TTL_DAYS is not set. */
+export const JOBS_TTL_DAYS_DEFAULT = 7;
+
+/** How long a presigned upload URL for a job is valid, by default (15 minutes). */
+export const JOBS_UPLOAD_EXPIRY_SECONDS_DEFAULT = 15 * 60;
+
+/**
+ * The longest upload URL lifetime: a presigned URL stops working when the role session
+ * that signed it ends, which on Lambda is hours, not the 7 days SigV4 allows.
+ */
+export const JOBS_UPLOAD_EXPIRY_SECONDS_MAX = 12 * 60 * 60;
+
+/**
+ * Batch inputs larger than this are split into chunks of about this size, one queue message
+ * each. 8 MiB is about 400,000 short tabular rows or a few dozen base64 images: seconds of
+ * work on one core for small models, so a chunk ends far inside a minutes-long timeout even
+ * when a batch of chunk messages shares one invocation.
+ */
+export const BATCH_CHUNK_BYTES_DEFAULT = 8 * 1024 * 1024;
+
+/** Smallest chunk accepted: below this, messages and requests would outweigh the work. */
+export const BATCH_CHUNK_BYTES_MIN = 64 * 1024;
+
+/** Rows per tensor call while a batch input is streamed. */
+export const BATCH_ROWS_DEFAULT = 256;

@@ -34,6 +34,7 @@ export function eventKind(event: unknown): EventKind {
 
 function bodyOf(body: string | null | undefined, isBase64Encoded: boolean | undefined): Buffer {
   if (body === null || body === undefined) return Buffer.alloc(0);
+  if (typeof body !== 'string') throw new BadRequestError(`The event's body must be a string (base64 when isBase64Encoded is true); got ${Array.isArray(body) ? 'an array' : typeof body}.`);
   if (!isBase64Encoded) return Buffer.from(body, 'utf8');
   // Node's decoder skips characters outside the alphabet, so a decoded length that matches
   // the text's length proves every character was valid, without a regex over megabytes.

@@ -7,10 +7,12 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { eventKind, fromApiGatewayV1, fromApiGatewayV2, MAX_WARMUP_HOLD_MS, toProxyResponse } from './events';
 import { errorResponse } from './http';
 import { route } from './routes';
-import { decodeS3Key, processS3Object } from './s3-batch';
+import { decodeS3Key, isChunkMessage, processChunkMessage, processS3Object } from './s3-batch';
 import { s3Client } from './s3-client';
 import { BadRequestError, toHttpError } from './errors';
 import { isObject } from './config';
+import { isJobMessage } from './jobs/job';
+import { runJobMessage, runUploadedJob } from './jobs/worker';
 import type { InferenceService } from './service';
 import type { BatchResult } from './s3-batch';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context, S3Event, S3EventRecord, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -68,7 +70,8 @@ async function processS3Records(service: InferenceService, s3: S3Client, records
   const results: BatchResult[] = [];
   for (const r of records) {
     if (!r.eventName?.startsWith('ObjectCreated')) continue;
-    const ref = { bucket: r.s3.bucket.name, key: decodeS3Key(r.s3.object.key), etag: r.s3.object.eTag };
+    if (await runUploadedJob(service, r, requestId)) continue;
+    const ref = { bucket: r.s3.bucket.name, key: decodeS3Key(r.s3.object.key), etag: r.s3.object.eTag, size: r.s3.object.size };
     const result = await processS3Object(service, s3, ref);
     service.obs.logger.info('Batch object processed', { requestId, ...result });
     results.push(result);
@@ -91,6 +94,12 @@ async function processSqs(service: InferenceService, s3: S3Client, event: SQSEve
       throw new BadRequestError(`SQS message ${msg.messageId} is not JSON.`);
     }
     if (isObject(body) && body.Event === 's3:TestEvent') return { skipped: 's3:TestEvent' };
+    if (isJobMessage(body)) return runJobMessage(service, body, requestId);
+    if (isChunkMessage(body)) {
+      const result = await processChunkMessage(service, s3, body);
+      service.obs.logger.info('Batch chunk processed', { requestId, ...result });
+      return result;
+    }
     if (isObject(body) && Array.isArray(body.Records)) {
       return processS3Records(service, s3, body.Records as S3EventRecord[], requestId);
     }

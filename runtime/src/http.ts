@@ -36,8 +36,10 @@ export function normalizeHeaders(...sources: (Record<string, string | string[] |
   for (const src of sources) {
     if (!src) continue;
     for (const [k, v] of Object.entries(src)) {
-      if (v === undefined) continue;
-      out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+      // Events are untrusted JSON: keep strings (and numbers as text), drop anything else.
+      const value = Array.isArray(v) ? v.filter((x) => typeof x === 'string' || typeof x === 'number').join(', ') : v;
+      if (typeof value === 'string') out[k.toLowerCase()] = value;
+      else if (typeof value === 'number' || typeof value === 'boolean') out[k.toLowerCase()] = String(value);
     }
   }
   return out;

@@ -79,13 +79,6 @@ function tooManyPixels(width: number, height: number, maxPixels: number): Payloa
   );
 }
 
-/** sharp/libvips messages can span lines and repeat; keep one short, distinct summary. */
-function summarise(message: string): string {
-  const lines = [...new Set(message.split('\n').map((l) => l.trim()).filter(Boolean))];
-  const text = lines.join('; ');
-  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
-}
-
 /**
  * Maps an error thrown by sharp while reading or decoding to a typed error. Out-of-memory
  * errors pass through unchanged so that toHttpError answers them with a 503.
@@ -100,7 +93,8 @@ function mapSharpError(err: unknown, type: SupportedImageType, maxPixels: number
   if (/unsupported image format/i.test(message)) {
     return new UnsupportedMediaTypeError(`The body starts like ${type} but is not a readable image. Send one of: ${ACCEPTED}.`);
   }
-  return new BadRequestError(`The ${type} image could not be decoded: it is corrupt or truncated (${summarise(message)}).`);
+  // libvips' message is not used: under concurrency it can carry another request's decoder text.
+  return new BadRequestError(`The ${type} image could not be decoded: it is corrupt or truncated. Send a complete ${type} file.`);
 }
 
 function validateOptions(options: DecodeOptions): void {

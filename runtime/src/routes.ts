@@ -5,6 +5,7 @@ import { BadRequestError, MethodNotAllowedError, NotFoundError, PayloadTooLargeE
 import { SUPPORTED_IMAGE_TYPES } from './image-decode';
 import { errorResponse, jsonResponse, mediaType } from './http';
 import { isObject } from './config';
+import { getJob, submitJob } from './jobs/api';
 import type { HttpRequest, HttpResponse } from './http';
 import type { InferenceService } from './service';
 
@@ -26,10 +27,27 @@ const ROUTES: readonly Route[] = [
   { pattern: new RegExp(`^/v2/models/${NAME}(?:/versions/1)?$`), methods: { GET: metadataV2 } },
   { pattern: /^\/v2\/health\/(?:live|ready)$/, methods: { GET: health } },
   { pattern: /^\/classify$/, methods: { POST: classify } },
+  { pattern: /^\/jobs(?:\/classify)?$/, methods: { POST: submitJob } },
+  { pattern: new RegExp(`^/jobs/v1/models/${NAME}(?:/versions/1)?:predict$`), methods: { POST: submitJob } },
+  { pattern: new RegExp(`^/jobs/v2/models/${NAME}(?:/versions/1)?/infer$`), methods: { POST: submitJob } },
+  { pattern: /^\/jobs\/[^/]+$/, methods: { GET: getJob } },
 ];
 
 /** Routes one request. Never throws: every failure is a JSON error response. */
 export async function route(service: InferenceService, req: HttpRequest): Promise<HttpResponse> {
+  return withCors(service.config.corsAllowOrigins, req, await routeRequest(service, req));
+}
+
+/** CORS headers on every answer, errors included, for the configured origins. */
+function withCors(allowed: readonly string[] | undefined, req: HttpRequest, res: HttpResponse): HttpResponse {
+  if (!allowed) return res;
+  const origin = req.headers.origin;
+  const value = allowed.includes('*') ? '*' : origin && allowed.includes(origin) ? origin : undefined;
+  if (!value) return res;
+  return { ...res, headers: { ...res.headers, 'Access-Control-Allow-Origin': value, ...(value === '*' ? {} : { Vary: 'Origin' }) } };
+}
+
+async function routeRequest(service: InferenceService, req: HttpRequest): Promise<HttpResponse> {
   try {
     const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
     const found = ROUTES.map((r) => ({ r, m: r.pattern.exec(path) })).find((x) => x.m);
@@ -43,7 +61,10 @@ export async function route(service: InferenceService, req: HttpRequest): Promis
       throw new MethodNotAllowedError(`${req.method} is not allowed on ${req.path}; use ${allow.join(' or ')}.`, allow);
     }
     if (req.body.length > service.config.maxBodyBytes) {
-      throw new PayloadTooLargeError(`The body is ${req.body.length} bytes; the limit is ${service.config.maxBodyBytes} bytes (Lambda's synchronous payload limit is 6 MB). Send a smaller input, or use asynchronous jobs for large inputs.`);
+      const large = path.startsWith('/jobs')
+        ? 'For a large input, POST /jobs with {"upload":{"contentType":"<type>"}} and PUT the input to the uploadUrl it answers.'
+        : 'Send a smaller input, or use asynchronous jobs (POST /jobs) for large inputs.';
+      throw new PayloadTooLargeError(`The body is ${req.body.length} bytes; the limit is ${service.config.maxBodyBytes} bytes (Lambda's synchronous payload limit is 6 MB). ${large}`);
     }
     const params: Record<string, string> = found.m[1] !== undefined ? { name: found.m[1] } : {};
     if (params.name !== undefined) service.checkModelName(params.name);

@@ -1,45 +1,52 @@
-// S3-triggered batch inference: reads one uploaded object (CSV with a header, JSON
-// Lines, or an image), predicts in groups, and writes the results to a key derived
-// from the input key and its ETag, so a retry overwrites instead of duplicating.
-// Every input row ends as a prediction or as an error row that says why.
-import { parse } from 'csv-parse';
-import { stringify } from 'csv-stringify/sync';
-import { toHttpError } from './errors';
-import { s3Commands } from './s3-client';
-import { isObject } from './config';
+// S3-triggered batch inference, the two entry points the handler calls: an S3 notification
+// (direct, or through SQS) for an uploaded object, and a chunk message for one part of a
+// large one. CSV with a header (tabular task), JSON Lines (one instance a line) and images
+// (one result each) are read; results go to keys derived from the input key and its ETag
+// (batch/layout.ts), so a retry overwrites instead of duplicating, and every input row ends
+// as a prediction or as an error row that says why.
+//
+// An object up to BATCH_CHUNK_BYTES is processed in the invocation that got its notification,
+// as a plan of one chunk. A larger one is planned into byte-range chunks: the manifest is
+// written, then one message per chunk goes to BATCH_QUEUE_URL (without a queue, this
+// invocation runs the chunks itself, one after another).
+import { BadRequestError, PayloadTooLargeError, toHttpError } from './errors';
+import { runChunk } from './batch/chunk-worker';
+import { completeIfAllDone, markDone } from './batch/completion';
+import { BatchLayout, inputFormat } from './batch/layout';
+import { parseChunkMessage } from './batch/message';
+import { getObject, rangeBytes } from './batch/object-reader';
+import { newPlanId, sendChunks, writePlan } from './batch/plan';
+import { getJson, objectSize, putJson, putText } from './batch/s3-io';
+import type { BatchContext } from './batch/chunk-worker';
+import type { PlanRef } from './batch/completion';
+import type { ChunkDone, InputFormat, Manifest, S3ObjectRef } from './batch/layout';
 import type { InferenceService } from './service';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Readable } from 'node:stream';
 
-/** Rows per tensor call inside one object. */
-export const BATCH_ROWS_DEFAULT = 256;
+export { isChunkMessage, CHUNK_MESSAGE_TYPE } from './batch/message';
+export { inputFormat } from './batch/layout';
+export type { ChunkMessage } from './batch/message';
+export type { S3ObjectRef };
 
 /** The largest image object read into memory. */
 export const MAX_IMAGE_OBJECT_BYTES = 64 * 1024 * 1024;
 
-export interface S3ObjectRef {
-  readonly bucket: string;
-  readonly key: string;
-  readonly etag?: string;
-}
-
 export interface BatchResult {
   readonly input: string;
-  readonly output?: string;
-  readonly errors?: string;
+  /** Rows this call predicted or failed (0 when it only planned). */
   readonly rows: number;
   readonly failedRows: number;
+  /** s3:// URIs of the chunk's predictions and error rows, when this call ran one chunk. */
+  readonly output?: string;
+  readonly errors?: string;
+  readonly chunk?: number;
+  readonly chunks?: number;
+  /** Chunk messages this call sent. */
+  readonly queued?: number;
+  readonly manifest?: string;
+  /** s3:// URI of _SUCCESS.json, when this call completed the input. */
+  readonly success?: string;
   readonly skipped?: string;
-}
-
-type InputKind = 'csv' | 'jsonl' | 'image';
-
-export function inputKind(key: string): InputKind | undefined {
-  const k = key.toLowerCase();
-  if (k.endsWith('.csv')) return 'csv';
-  if (k.endsWith('.jsonl') || k.endsWith('.ndjson')) return 'jsonl';
-  if (/\.(jpe?g|png|webp|gif)$/.test(k)) return 'image';
-  return undefined;
 }
 
 /** S3 event keys are URL-encoded with '+' for spaces. */
@@ -47,198 +54,124 @@ export function decodeS3Key(key: string): string {
   return decodeURIComponent(key.replace(/\+/g, ' '));
 }
 
-/** Deterministic output location: the same input object (key and ETag) always maps to the same keys. */
-export function outputKeys(service: InferenceService, ref: S3ObjectRef, ext: string): { bucket: string; predictions: string; errors: string } {
-  const etag = (ref.etag ?? 'noetag').replace(/"/g, '');
-  const base = `${service.config.outputPrefix}${ref.key}/${etag}`;
-  return { bucket: service.config.outputBucket ?? ref.bucket, predictions: `${base}/predictions.${ext}`, errors: `${base}/errors.jsonl` };
+function contextFor(service: InferenceService, s3: S3Client, ref: S3ObjectRef): BatchContext {
+  const layout = new BatchLayout(service.config.outputBucket ?? ref.bucket, service.config.outputPrefix, ref);
+  return { service, s3, layout, input: `s3://${ref.bucket}/${ref.key}` };
 }
 
-export async function processS3Object(service: InferenceService, s3: S3Client, ref: S3ObjectRef, batchRows = BATCH_ROWS_DEFAULT): Promise<BatchResult> {
+/** An uploaded object: processed here when small, planned into queued chunks when large. */
+export async function processS3Object(service: InferenceService, s3: S3Client, ref: S3ObjectRef): Promise<BatchResult> {
   const input = `s3://${ref.bucket}/${ref.key}`;
-  if (service.config.outputPrefix && ref.key.startsWith(service.config.outputPrefix) && (service.config.outputBucket ?? ref.bucket) === ref.bucket) {
+  const { outputPrefix, outputBucket } = service.config;
+  if (outputPrefix && ref.key.startsWith(outputPrefix) && (outputBucket ?? ref.bucket) === ref.bucket) {
     return { input, rows: 0, failedRows: 0, skipped: 'the object is under the output prefix (our own result)' };
   }
-  const kind = inputKind(ref.key);
-  if (!kind) return { input, rows: 0, failedRows: 0, skipped: 'not a .csv, .jsonl, .ndjson or image object' };
-  const { GetObjectCommand } = await s3Commands();
-  const object = await s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...(ref.etag ? { IfMatch: ref.etag } : {}) }));
-  const ctx: Ctx = { service, s3, ref: { ...ref, etag: ref.etag ?? object.ETag }, input, batchRows };
-  const body = object.Body as Readable;
-  switch (kind) {
-    case 'csv': return processCsv(ctx, body);
-    case 'jsonl': return processJsonLines(ctx, body);
-    case 'image': return processImage(ctx, body, object.ContentLength ?? 0);
+  const format = inputFormat(ref.key);
+  if (!format) return { input, rows: 0, failedRows: 0, skipped: 'not a .csv, .jsonl, .ndjson or image object' };
+  if (ref.size === undefined || !ref.etag) {
+    const head = await objectSize(s3, ref.bucket, ref.key, ref.etag);
+    ref = { ...ref, size: head.size, etag: ref.etag ?? head.etag };
   }
-}
+  const ctx = contextFor(service, s3, ref);
+  if (format === 'image') return processImage(ctx, ref);
+  if (ref.size! <= service.config.batchChunkBytes) return processWhole(ctx, ref, format);
 
-interface Ctx {
-  readonly service: InferenceService;
-  readonly s3: S3Client;
-  readonly ref: S3ObjectRef;
-  readonly input: string;
-  readonly batchRows: number;
-}
-
-interface RowError { readonly row: number; readonly error: string }
-
-function reason(err: unknown): string {
-  return toHttpError(err).message;
-}
-
-/** Predicts a group; when the group fails as a whole, retries each row to find the bad ones. */
-async function predictGroup<T, R>(items: readonly T[], run: (items: readonly T[]) => Promise<R[]>): Promise<(R | Error)[]> {
-  try {
-    return await run(items);
-  } catch (err) {
-    if (items.length === 1 || toHttpError(err).statusCode >= 500) throw err;
-    return Promise.all(items.map((x) => run([x]).then((r) => r[0], (e: Error) => e)));
+  const manifest = await writePlan(ctx, { id: { bucket: ref.bucket, key: ref.key, etag: ref.etag! }, format, size: ref.size! });
+  const common = { input, chunks: manifest.chunks.length, manifest: ctx.layout.uri(ctx.layout.manifest) };
+  const queueUrl = service.config.batchQueueUrl;
+  if (queueUrl) {
+    await sendChunks(queueUrl, manifest);
+    return { ...common, rows: 0, failedRows: 0, queued: manifest.chunks.length };
   }
+  service.obs.logger.warn('No batch queue is configured: this invocation runs every chunk itself', { input, chunks: manifest.chunks.length });
+  const done: ChunkDone[] = [];
+  for (const chunk of manifest.chunks) done.push(await runPlannedChunk(ctx, manifest, chunk));
+  const success = await completeIfAllDone(ctx, planRef(manifest), done);
+  return { ...common, rows: success!.rows, failedRows: success!.failed, success: ctx.layout.uri(ctx.layout.success) };
 }
 
-async function processCsv(ctx: Ctx, body: Readable): Promise<BatchResult> {
-  const tabular = ctx.service.tabular;
-  const parser = body.pipe(parse({ columns: true, skip_empty_lines: true, trim: true, bom: true, relax_column_count: true, info: true }));
-  const out: string[] = [];
-  const errors: RowError[] = [];
-  let header: string[] | undefined;
-  let group: { row: number; record: Record<string, string> }[] = [];
-  let rows = 0;
-  const flush = async () => {
-    if (group.length === 0) return;
-    const current = group;
-    group = [];
-    const vectors: { row: number; record: Record<string, string>; v?: Float32Array; err?: Error }[] = current.map((g) => {
-      try {
-        if (!tabular) throw new Error(`CSV input needs the tabular task; this model serves ${ctx.service.config.task.type}. Upload JSON Lines instead.`);
-        return { ...g, v: tabular.vector(g.record, `row ${g.row}`) };
-      } catch (err) {
-        return { ...g, err: err as Error };
-      }
-    });
-    const good = vectors.filter((x) => x.v);
-    const results = good.length ? await predictGroup(good.map((x) => x.v!), (vs) => ctx.service.predictRows(vs)) : [];
-    good.forEach((x, i) => {
-      const r = results[i];
-      if (r instanceof Error) x.err = r;
-      else out.push(stringify([[...header!.map((h) => x.record[h] ?? ''), ...predictionColumns(r)]]));
-    });
-    for (const x of vectors) if (x.err) errors.push({ row: x.row, error: reason(x.err) });
-  };
-  try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-      header ??= Object.keys(record);
-      rows++;
-      group.push({ row: info.lines, record });
-      if (group.length >= ctx.batchRows) await flush();
-    }
-  } catch (err) {
-    errors.push({ row: rows + 1, error: `The CSV could not be read past here: ${(err as Error).message}` });
+/** One chunk of a planned object, from its queue message. */
+export async function processChunkMessage(service: InferenceService, s3: S3Client, body: unknown): Promise<BatchResult> {
+  const msg = parseChunkMessage(body);
+  const ctx = contextFor(service, s3, msg);
+  const manifest = await getJson<Manifest>(s3, ctx.layout.bucket, ctx.layout.manifest);
+  if (manifest.plan !== msg.plan) {
+    // The object was planned again (a duplicate notification): that plan's messages do the work.
+    return { input: ctx.input, rows: 0, failedRows: 0, chunk: msg.index, skipped: `superseded by plan ${manifest.plan}` };
   }
-  await flush();
-  const headerLine = header ? stringify([[...header, ...predictionHeader(ctx.service)]]) : '';
-  return write(ctx, 'csv', headerLine + out.join(''), errors, rows);
-}
-
-function predictionHeader(service: InferenceService): string[] {
-  const task = service.config.task;
-  if (task.type === 'tabular' && task.outputNames) return [...task.outputNames];
-  if (task.type === 'tabular' && task.labels) return ['prediction', 'score'];
-  return ['prediction'];
-}
-
-function predictionColumns(r: unknown): string[] {
-  if (Array.isArray(r) && r.length > 0 && isObject(r[0]) && 'label' in r[0]) return [String(r[0].label), String(r[0].score)];
-  if (isObject(r)) return Object.values(r).map(String);
-  return [JSON.stringify(r)];
-}
-
-async function processJsonLines(ctx: Ctx, body: Readable): Promise<BatchResult> {
-  const out: string[] = [];
-  const errors: RowError[] = [];
-  let rows = 0;
-  let group: { row: number; instance: unknown }[] = [];
-  const flush = async () => {
-    const current = group;
-    group = [];
-    if (current.length === 0) return;
-    const results = await predictGroup(current.map((g) => g.instance), (instances) => predictInstances(ctx.service, instances));
-    current.forEach((g, i) => {
-      const r = results[i];
-      if (r instanceof Error) errors.push({ row: g.row, error: reason(r) });
-      else out.push(JSON.stringify({ row: g.row, prediction: r }) + '\n');
-    });
-  };
-  let buffered = '';
-  let line = 0;
-  const take = async (text: string) => {
-    line++;
-    if (text.trim() === '') return;
-    rows++;
-    try {
-      group.push({ row: line, instance: JSON.parse(text) });
-    } catch (err) {
-      errors.push({ row: line, error: `Line ${line} is not valid JSON: ${(err as Error).message}` });
-    }
-    if (group.length >= ctx.batchRows) await flush();
-  };
-  body.setEncoding('utf8');
-  for await (const chunk of body as AsyncIterable<string>) {
-    buffered += chunk;
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      await take(buffered.slice(0, nl).replace(/\r$/, ''));
-      buffered = buffered.slice(nl + 1);
-    }
+  const chunk = manifest.chunks[msg.index];
+  if (!chunk || chunk.start !== msg.start || chunk.end !== msg.end || manifest.chunks.length !== msg.chunks) {
+    throw new BadRequestError(`Chunk ${msg.index} [${msg.start}, ${msg.end}) of plan ${msg.plan} does not match the manifest ${ctx.layout.uri(ctx.layout.manifest)}.`);
   }
-  if (buffered.length) await take(buffered);
-  await flush();
-  return write(ctx, 'jsonl', out.join(''), errors, rows);
-}
-
-/** One group of JSON Lines instances, through the same paths as the :predict route. */
-async function predictInstances(service: InferenceService, instances: readonly unknown[]): Promise<unknown[]> {
-  if (service.tabular) {
-    return service.predictRows(instances.map((x, i) => service.tabular!.vector(x, `instance ${i}`)));
-  }
-  if (service.images && instances.every((x) => isObject(x) && typeof x.b64 === 'string')) {
-    const results = await service.classify(instances.map((x) => Buffer.from((x as { b64: string }).b64, 'base64')));
-    if (results.length === 1 && results[0] instanceof Error) throw results[0];
-    return results;
-  }
-  const answer = await service.predictRest({ instances });
-  return answer.predictions as unknown[];
-}
-
-async function processImage(ctx: Ctx, body: Readable, length: number): Promise<BatchResult> {
-  if (length > MAX_IMAGE_OBJECT_BYTES) {
-    return write(ctx, 'json', '', [{ row: 1, error: `The image is ${length} bytes; the limit is ${MAX_IMAGE_OBJECT_BYTES}.` }], 1);
-  }
-  const chunks: Buffer[] = [];
-  for await (const c of body) chunks.push(c as Buffer);
-  const [result] = await ctx.service.classify([Buffer.concat(chunks)]);
-  if (result instanceof Error) return write(ctx, 'json', '', [{ row: 1, error: reason(result) }], 1);
-  return write(ctx, 'json', JSON.stringify({ input: ctx.input, predictions: result }), [], 1);
-}
-
-async function write(ctx: Ctx, ext: string, predictions: string, errors: RowError[], rows: number): Promise<BatchResult> {
-  const { PutObjectCommand } = await s3Commands();
-  const keys = outputKeys(ctx.service, ctx.ref, ext);
-  const puts: Promise<unknown>[] = [];
-  const contentType = ext === 'csv' ? 'text/csv' : ext === 'json' ? 'application/json' : 'application/x-ndjson';
-  if (predictions.length || errors.length === 0) {
-    puts.push(ctx.s3.send(new PutObjectCommand({ Bucket: keys.bucket, Key: keys.predictions, Body: predictions, ContentType: contentType })));
-  }
-  if (errors.length) {
-    const body = errors.sort((a, b) => a.row - b.row).map((e) => JSON.stringify({ input: ctx.input, ...e })).join('\n') + '\n';
-    puts.push(ctx.s3.send(new PutObjectCommand({ Bucket: keys.bucket, Key: keys.errors, Body: body, ContentType: 'application/x-ndjson' })));
-  }
-  await Promise.all(puts);
+  const done = await runPlannedChunk(ctx, manifest, chunk);
+  const success = await completeIfAllDone(ctx, planRef(manifest));
   return {
-    input: ctx.input,
-    output: `s3://${keys.bucket}/${keys.predictions}`,
-    ...(errors.length ? { errors: `s3://${keys.bucket}/${keys.errors}` } : {}),
-    rows,
-    failedRows: errors.length,
+    ...chunkResult(ctx, done),
+    chunks: manifest.chunks.length,
+    ...(success ? { success: ctx.layout.uri(ctx.layout.success) } : {}),
   };
+}
+
+function planRef(manifest: Manifest): PlanRef {
+  return { plan: manifest.plan, chunks: manifest.chunks.length, format: manifest.format, etag: manifest.etag };
+}
+
+function chunkResult(ctx: BatchContext, done: ChunkDone): BatchResult {
+  return { input: ctx.input, chunk: done.chunk, output: ctx.layout.uri(done.output), errors: ctx.layout.uri(done.errors), rows: done.rows, failedRows: done.failed };
+}
+
+async function runPlannedChunk(ctx: BatchContext, manifest: Manifest, chunk: Manifest['chunks'][number]): Promise<ChunkDone> {
+  const id = { bucket: manifest.bucket, key: manifest.key, etag: manifest.etag };
+  const bytes = rangeBytes(ctx.s3, id, Math.max(0, chunk.start - 1), chunk.end, manifest.size);
+  const spec = { format: manifest.format as 'csv' | 'jsonl', index: chunk.index, chunks: manifest.chunks.length, start: chunk.start, end: chunk.end, header: manifest.header };
+  const done = await runChunk(ctx, spec, bytes);
+  await markDone(ctx, manifest.plan, done);
+  return done;
+}
+
+/** A small object: one GET, one chunk, and the same files as a planned one. */
+async function processWhole(ctx: BatchContext, ref: S3ObjectRef, format: 'csv' | 'jsonl'): Promise<BatchResult> {
+  const object = await getObject(ctx.s3, ref);
+  const etag = ref.etag ?? object.etag ?? '';
+  const done = await runChunk(ctx, { format, index: 0, chunks: 1, start: 0, end: object.size }, object.body);
+  const { header, ...marker } = done;
+  return finishSingle(ctx, { ...ref, etag }, format, object.size, marker, header);
+}
+
+async function processImage(ctx: BatchContext, ref: S3ObjectRef): Promise<BatchResult> {
+  const { layout, s3, service } = ctx;
+  let predictions: unknown = null;
+  let error: string | undefined;
+  let size = ref.size ?? 0;
+  try {
+    if (size > MAX_IMAGE_OBJECT_BYTES) throw new PayloadTooLargeError(`The image is ${size} bytes; the limit is ${MAX_IMAGE_OBJECT_BYTES}.`);
+    const object = await getObject(s3, ref);
+    size = object.size;
+    const parts: Buffer[] = [];
+    for await (const part of object.body) parts.push(part as Buffer);
+    const [result] = await service.classify([Buffer.concat(parts)]);
+    if (result instanceof Error) throw result;
+    predictions = result;
+  } catch (err) {
+    if (toHttpError(err).statusCode >= 500) throw err;
+    error = toHttpError(err).message;
+  }
+  const output = layout.output(0, 'image');
+  const errors = layout.errors(0);
+  await Promise.all([
+    putText(s3, layout.bucket, output, JSON.stringify({ input: ctx.input, predictions, ...(error ? { error } : {}) }), 'json'),
+    putText(s3, layout.bucket, errors, error ? JSON.stringify({ input: ctx.input, chunk: 0, line: 1, offset: 0, error }) + '\n' : '', 'jsonl'),
+  ]);
+  return finishSingle(ctx, ref, 'image', size, { chunk: 0, start: 0, end: size, rows: 1, failed: error ? 1 : 0, output, errors });
+}
+
+/** The manifest, done marker and _SUCCESS.json of a plan of one chunk run in this invocation. */
+async function finishSingle(ctx: BatchContext, ref: S3ObjectRef, format: InputFormat, size: number, done: ChunkDone, header?: Manifest['header']): Promise<BatchResult> {
+  const manifest: Manifest = {
+    version: 1, input: ctx.input, bucket: ref.bucket, key: ref.key, etag: ref.etag ?? '', size, format, plan: newPlanId(),
+    ...(header ? { header } : {}), chunks: [{ index: 0, start: 0, end: size }], createdAt: new Date().toISOString(),
+  };
+  await Promise.all([putJson(ctx.s3, ctx.layout.bucket, ctx.layout.manifest, manifest), markDone(ctx, manifest.plan, done)]);
+  await completeIfAllDone(ctx, planRef(manifest), [done]);
+  return { ...chunkResult(ctx, done), chunks: 1, success: ctx.layout.uri(ctx.layout.success) };
 }

@@ -9,6 +9,7 @@ import { ImageClassifier } from './tasks/image-classification';
 import { TabularPredictor } from './tasks/tabular';
 import { TensorPredictor } from './tasks/tensor';
 import { createObservability } from './observability';
+import { batchedModel, resolveBatching } from './batcher';
 import { NotFoundError } from './errors';
 import type { BackendChoice } from './backend';
 import type { RuntimeConfig } from './config';
@@ -16,6 +17,7 @@ import type { ServableModel } from './model';
 import type { Observability } from './observability';
 import type { LabelScore } from './tasks/postprocess';
 import type { TabularPrediction } from './tasks/tabular';
+import type { ResolvedBatching } from './batcher';
 
 export interface ServiceInfo {
   readonly modelName: string;
@@ -24,6 +26,8 @@ export interface ServiceInfo {
   readonly task: RuntimeConfig['task']['type'];
   readonly modelDir: string;
   readonly loadMs: number;
+  /** Dynamic batching of concurrent requests: maxBatchSize 1 is off. */
+  readonly batching: ResolvedBatching;
 }
 
 export class InferenceService {
@@ -36,16 +40,22 @@ export class InferenceService {
     const model = await loadModel(tf, modelDir, config.modelFormat, backend);
     const service = new InferenceService(config, obs, model, backend, modelDir);
     await service.warmUp();
+    service.warm = true;
     const loadMs = performance.now() - started;
     service.loadMs = loadMs;
-    obs.modelLoaded(loadMs, { backend: backend.name, format: model.format, task: config.task.type, modelDir });
+    const { maxBatchSize, maxWaitMs, reason } = service.batching;
+    const batching = maxBatchSize > 1 ? `up to ${maxBatchSize} rows, ${maxWaitMs} ms wait (${reason})` : `off (${reason})`;
+    obs.modelLoaded(loadMs, { backend: backend.name, format: model.format, task: config.task.type, modelDir, batching });
     return service;
   }
 
   public readonly tensors: TensorPredictor;
   public readonly images?: ImageClassifier;
   public readonly tabular?: TabularPredictor;
+  public readonly batching: ResolvedBatching;
   private loadMs = 0;
+  /** Set after the warm-up prediction, which is not a request and emits no metrics. */
+  private warm = false;
 
   private constructor(
     public readonly config: RuntimeConfig,
@@ -54,10 +64,24 @@ export class InferenceService {
     public readonly backend: BackendChoice,
     private readonly modelDir: string,
   ) {
-    this.tensors = new TensorPredictor(tf, model);
+    // With batching on, the tasks run the model through the batcher, which emits InferenceTime
+    // and BatchSize once per model call (a batch of several requests' rows); with it off, each
+    // request is one model call and emits them itself (timed()).
+    this.batching = resolveBatching(config, backend.name);
+    const served = this.batching.maxBatchSize > 1
+      ? batchedModel(tf, model, {
+        ...this.batching,
+        onCall: (ms, rows) => {
+          if (this.warm) obs.inference(ms, rows);
+        },
+        onUnbatchable: (reason) => obs.logger.warn('Dynamic batching stopped for this model: its outputs are not batch-major', { reason }),
+        queueing: () => this.warm,
+      })
+      : model;
+    this.tensors = new TensorPredictor(tf, served);
     const task = config.task;
-    if (task.type === 'image-classification') this.images = new ImageClassifier(tf, model, task, config);
-    if (task.type === 'tabular') this.tabular = new TabularPredictor(tf, model, task);
+    if (task.type === 'image-classification') this.images = new ImageClassifier(tf, served, task, config);
+    if (task.type === 'tabular') this.tabular = new TabularPredictor(tf, served, task);
   }
 
   public get modelName(): string {
@@ -67,7 +91,7 @@ export class InferenceService {
   public get info(): ServiceInfo {
     return {
       modelName: this.modelName, backend: this.backend, format: this.model.format,
-      task: this.config.task.type, modelDir: this.modelDir, loadMs: Math.round(this.loadMs),
+      task: this.config.task.type, modelDir: this.modelDir, loadMs: Math.round(this.loadMs), batching: this.batching,
     };
   }
 
@@ -111,6 +135,7 @@ export class InferenceService {
   }
 
   private async timed<T>(batchSize: number, work: () => Promise<T>): Promise<T> {
+    if (this.batching.maxBatchSize > 1) return work();
     const started = performance.now();
     const result = await work();
     this.obs.inference(performance.now() - started, batchSize);

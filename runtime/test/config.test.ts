@@ -6,11 +6,14 @@ import { RuntimeEnvironment } from '../../lib/runtime-environment';
 const base = { [RuntimeEnvironment.MODEL_URI]: '/opt/model' };
 
 describe('configFromEnv', () => {
-  test('defaults: tensor task, auto backend and format, 6 MB body limit, /tmp cache', () => {
+  test('defaults: tensor task, auto backend, format and batching, 6 MB body limit, /tmp cache, 8 MiB chunks, no jobs', () => {
     expect(configFromEnv(base)).toEqual({
       modelUri: '/opt/model', modelFormat: 'auto', modelName: 'model', task: { type: 'tensor' }, backend: 'auto',
       maxBodyBytes: 6 * 1024 * 1024, maxImagePixels: 40_000_000, cacheDir: '/tmp/serverless-tf/models',
       outputBucket: undefined, outputPrefix: 'predictions/',
+      batchMaxSize: 'auto', batchMaxWaitMs: 'auto',
+      batchQueueUrl: undefined, batchChunkBytes: 8 * 1024 * 1024, batchRows: 256,
+      jobs: undefined, corsAllowOrigins: undefined,
     });
   });
 
@@ -22,11 +25,25 @@ describe('configFromEnv', () => {
       [RuntimeEnvironment.BACKEND]: 'wasm', [RuntimeEnvironment.MAX_BODY_BYTES]: '1048576',
       [RuntimeEnvironment.MAX_IMAGE_PIXELS]: '1000000', [RuntimeEnvironment.CACHE_DIR]: '/tmp/m',
       [RuntimeEnvironment.OUTPUT_BUCKET]: 'out', [RuntimeEnvironment.OUTPUT_PREFIX]: 'res/',
+      [RuntimeEnvironment.BATCH_MAX_SIZE]: '8', [RuntimeEnvironment.BATCH_MAX_WAIT_MS]: '2',
+      [RuntimeEnvironment.BATCH_QUEUE_URL]: 'https://queue.example/q', [RuntimeEnvironment.BATCH_CHUNK_BYTES]: '1048576',
+      [RuntimeEnvironment.BATCH_ROWS]: '128',
+      [RuntimeEnvironment.JOBS_TABLE]: 'jobs', [RuntimeEnvironment.JOBS_BUCKET]: 'job-bucket', [RuntimeEnvironment.JOBS_QUEUE_URL]: 'https://queue.example/jobs',
+      [RuntimeEnvironment.JOBS_TOPIC_ARN]: 'arn:aws:sns:us-east-1:123456789012:done', [RuntimeEnvironment.JOBS_EVENT_BUS]: 'default',
+      [RuntimeEnvironment.JOBS_TTL_DAYS]: '3', [RuntimeEnvironment.JOBS_UPLOAD_EXPIRY_SECONDS]: '600',
+      [RuntimeEnvironment.CORS_ALLOW_ORIGINS]: 'https://app.example.com, http://localhost:3000',
     });
     expect(config).toEqual({
       modelUri: '/opt/model', modelFormat: 'graph', modelName: 'resnet-50.v2',
       task: { type: 'tabular', features: ['a', 'b'], labels: ['x', 'y'] }, backend: 'wasm',
       maxBodyBytes: 1048576, maxImagePixels: 1000000, cacheDir: '/tmp/m', outputBucket: 'out', outputPrefix: 'res/',
+      batchMaxSize: 8, batchMaxWaitMs: 2,
+      batchQueueUrl: 'https://queue.example/q', batchChunkBytes: 1048576, batchRows: 128,
+      jobs: {
+        table: 'jobs', bucket: 'job-bucket', queueUrl: 'https://queue.example/jobs',
+        topicArn: 'arn:aws:sns:us-east-1:123456789012:done', eventBus: 'default', ttlDays: 3, uploadExpirySeconds: 600,
+      },
+      corsAllowOrigins: ['https://app.example.com', 'http://localhost:3000'],
     });
   });
 
@@ -37,6 +54,7 @@ describe('configFromEnv', () => {
     [{ ...base, [RuntimeEnvironment.MAX_BODY_BYTES]: '6MB' }, /SERVERLESS_TF_MAX_BODY_BYTES must be a positive whole number; got "6MB"/],
     [{ ...base, [RuntimeEnvironment.MODEL_NAME]: 'my model' }, /SERVERLESS_TF_MODEL_NAME must be 1-128 letters/],
     [{ ...base, [RuntimeEnvironment.TASK]: '{type: image}' }, /SERVERLESS_TF_TASK is not valid JSON/],
+    [{ ...base, [RuntimeEnvironment.CORS_ALLOW_ORIGINS]: 'https://app.example.com/path' }, /SERVERLESS_TF_CORS_ALLOW_ORIGINS must list origins .* got "https:\/\/app.example.com\/path"/],
   ])('%j fails init with a message that says what to change', (env, message) => {
     expect(() => configFromEnv(env as Record<string, string>)).toThrow(ConfigurationError);
     expect(() => configFromEnv(env as Record<string, string>)).toThrow(message);

@@ -139,20 +139,23 @@ describe('S3 notifications: batch inference', () => {
     const csv = `${IRIS_FEATURES.join(',')}\n${lines.join('\n')}\n`;
     const etag = await put('in/flowers 1.csv', csv);
     const result = await irisHandler(s3Event(BUCKET, 'in/flowers 1.csv', etag)) as { results: { rows: number; failedRows: number; output: string; errors: string }[] };
-    const clean = etag.replace(/"/g, '');
+    const base = `results/in/flowers 1.csv/${etag.replace(/"/g, '')}`;
     expect(result.results).toEqual([{
-      input: `s3://${BUCKET}/in/flowers 1.csv`, rows: 20, failedRows: 2,
-      output: `s3://${BUCKET}/results/in/flowers 1.csv/${clean}/predictions.csv`,
-      errors: `s3://${BUCKET}/results/in/flowers 1.csv/${clean}/errors.jsonl`,
+      input: `s3://${BUCKET}/in/flowers 1.csv`, rows: 20, failedRows: 2, chunk: 0, chunks: 1,
+      output: `s3://${BUCKET}/${base}/chunk-00000.csv`,
+      errors: `s3://${BUCKET}/${base}/chunk-00000.errors.jsonl`,
+      success: `s3://${BUCKET}/${base}/_SUCCESS.json`,
     }]);
-    const out = (await get(`results/in/flowers 1.csv/${clean}/predictions.csv`)).trim().split('\n');
+    const out = (await get(`${base}/chunk-00000.csv`)).trim().split('\n');
     expect(out[0]).toBe(`${IRIS_FEATURES.join(',')},prediction,score`);
     expect(out).toHaveLength(1 + 18);
     expect(out[1]).toMatch(/^5\.1,3\.5,1\.4,0\.2,setosa,0\.\d+$/);
-    const errors = (await get(`results/in/flowers 1.csv/${clean}/errors.jsonl`)).trim().split('\n').map((l) => JSON.parse(l) as { row: number; error: string });
-    expect(errors.map((e) => e.row)).toEqual([6, 11]);
-    expect(errors[0].error).toMatch(/petal_length.*"oops"/);
+    const errors = (await get(`${base}/chunk-00000.errors.jsonl`)).trim().split('\n').map((l) => JSON.parse(l) as { line: number; offset: number; error: string; text: string });
+    expect(errors.map((e) => [e.line, e.text])).toEqual([[6, lines[4]], [11, lines[9]]]);
+    expect(errors[0].offset).toBe(csv.indexOf(lines[4]));
+    expect(errors[0].error).toMatch(/line 6: feature 'petal_length'.*"oops"/);
     expect(errors[1].error).toMatch(/missing feature/);
+    expect(JSON.parse(await get(`${base}/_SUCCESS.json`))).toMatchObject({ chunks: 1, rows: 20, failed: 2, outputs: [`${base}/chunk-00000.csv`] });
   });
 
   test('a retry of the same object overwrites the same keys instead of adding new ones', async () => {
@@ -169,8 +172,8 @@ describe('S3 notifications: batch inference', () => {
     const etag = await put('in/batch.jsonl', jsonl);
     const result = await irisHandler(s3Event(BUCKET, 'in/batch.jsonl', etag)) as { results: { rows: number; failedRows: number; output: string }[] };
     expect(result.results[0]).toMatchObject({ rows: 3, failedRows: 1 });
-    const out = (await get(result.results[0].output.replace(`s3://${BUCKET}/`, ''))).trim().split('\n').map((l) => JSON.parse(l) as { row: number; prediction: { label: string }[] });
-    expect(out.map((o) => [o.row, o.prediction[0].label])).toEqual([[1, 'setosa'], [3, 'virginica']]);
+    const out = (await get(result.results[0].output.replace(`s3://${BUCKET}/`, ''))).trim().split('\n').map((l) => JSON.parse(l) as { line: number; offset: number; prediction: { label: string }[] });
+    expect(out.map((o) => [o.line, o.offset, o.prediction[0].label])).toEqual([[1, 0, 'setosa'], [3, jsonl.indexOf('[6.7'), 'virginica']]);
   });
 
   test('an image upload is classified; our own results are not processed again', async () => {
@@ -195,6 +198,6 @@ describe('SQS batches', () => {
     const answer = await irisHandler(event) as { batchItemFailures: { itemIdentifier: string }[] };
     expect(answer.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([event.Records[1].messageId, event.Records[3].messageId]);
     const clean = etag.replace(/"/g, '');
-    expect(await get(`results/in/queued.csv/${clean}/predictions.csv`)).toMatch(/setosa/);
+    expect(await get(`results/in/queued.csv/${clean}/chunk-00000.csv`)).toMatch(/setosa/);
   });
 });

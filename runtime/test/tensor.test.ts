@@ -148,3 +148,22 @@ describe('a model with two named inputs', () => {
     expect(bare.json.error).toMatch(/a, b/);
   });
 });
+
+describe('CORS for browser clients', () => {
+  test('answers (errors too) carry Access-Control-Allow-Origin for an allowed Origin only', async () => {
+    const { dir } = await linearGraphModel();
+    const service = await serviceFor(dir, { type: 'tensor' }, { modelName: 'linear', corsAllowOrigins: ['https://app.example.com'] });
+    const ask = (origin: string, body: unknown) => route(service, {
+      method: 'POST', path: '/v1/models/linear:predict', headers: { 'content-type': 'application/json', origin }, body: Buffer.from(JSON.stringify(body)),
+    });
+    const ok = await ask('https://app.example.com', { instances: [[1, 2, 3]] });
+    expect(ok.headers).toMatchObject({ 'Access-Control-Allow-Origin': 'https://app.example.com', 'Vary': 'Origin' });
+    const bad = await ask('https://app.example.com', { instances: [[1]] });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.headers['Access-Control-Allow-Origin']).toBe('https://app.example.com');
+    const other = await ask('https://evil.example.com', { instances: [[1, 2, 3]] });
+    expect(other.headers['Access-Control-Allow-Origin']).toBeUndefined();
+    const noCors = await route(graph, { method: 'GET', path: '/health', headers: { origin: 'https://app.example.com' }, body: Buffer.alloc(0) });
+    expect(noCors.headers['Access-Control-Allow-Origin']).toBeUndefined();
+  });
+});

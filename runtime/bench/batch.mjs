@@ -1,0 +1,309 @@
+// The batch pipeline benchmark (issue 5): rows per second of the tabular S3 batch pipeline
+// against predicting the same rows in one raw tensor call, on the wasm backend.
+//
+//   raw       model.predict(tf.tensor2d(allRows)) + data(): every row's features already
+//             parsed into one [N, 4] tensor; no CSV, no labels, no output.
+//   worker    the runtime's chunk worker (src/batch/chunk-worker.ts runChunk) over every
+//             chunk of the CSV: lines owned by the chunk, CSV fields, feature vectors, groups
+//             of BATCH_ROWS through service.predictRows, top label and score, output CSV
+//             text. S3 excluded: the input bytes come from memory and the two PUTs per chunk
+//             go to a client that discards them.
+//   handler   the Lambda handler with an S3 notification for the object in s3rver (on
+//             loopback, in a child process), no queue: planning, ranged GETs, the worker,
+//             output and error files, done markers, manifest and _SUCCESS.json.
+//
+// Three models: the Iris classifier the tests train (4-16-3) and two wider ones (4-256-256-3
+// and 4-512-512-3, seeded random weights) that do more work per row. Rows: N (default 100,000) sampled
+// from the Iris data with small noise, plus an id and a text column, as in the e2e test.
+//
+// Writes the "## Batch pipeline (issue 5)" section of BENCHMARKS.md at the repository root.
+//
+//   node bench/batch.mjs [--rows 100000] [--rounds 5] [--no-write] [--json FILE]
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
+import { build } from 'esbuild';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { REPO_DIR, RUNTIME_DIR, median } from './lib.mjs';
+
+const SECTION = '## Batch pipeline (issue 5)';
+const TARGET = 0.8;
+const CHUNK_BYTES = 256 * 1024;
+
+const options = parseArgs(process.argv.slice(2));
+const started = performance.now();
+const log = (msg) => console.log(`[batch ${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s] ${msg}`);
+process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
+// The probe (runtime code bundled from src/) lives in a scratch folder beside a link to the
+// runtime's node_modules, so its external packages resolve to the same copies as ours.
+const work = mkdtempSync(join(tmpdir(), 'serverless-tf-batch-bench-'));
+symlinkSync(join(RUNTIME_DIR, 'node_modules'), join(work, 'node_modules'), 'dir');
+process.on('exit', () => {
+  unlinkSync(join(work, 'node_modules'));
+  rmSync(work, { recursive: true, force: true });
+});
+const probe = await import(await buildProbe(join(work, 'probe.mjs')));
+
+await tf.setBackend('wasm');
+await tf.ready();
+const machine = machineInfo();
+const loadBefore = loadavg()[0];
+log(`${machine.cpu}, ${machine.cores} cores, node ${machine.node}; ${options.rows} rows, ${options.rounds} rounds`);
+
+const data = generateCsv(options.rows, 20261124);
+log(`CSV: ${(data.body.length / 1024 / 1024).toFixed(2)} MiB`);
+const models = [
+  { name: 'Iris 4-16-3 (trained)', dir: await probe.trainIrisModel(), batchRows: [256, 1024] },
+  { name: 'MLP 4-256-256-3 (seeded)', dir: await wideModel(join(work, 'mlp-256'), 256), batchRows: [256, 1024] },
+  { name: 'MLP 4-512-512-3 (seeded)', dir: await wideModel(join(work, 'mlp-512'), 512), batchRows: [1024] },
+];
+
+const s3server = await probe.startS3Server();
+const s3 = s3server.client();
+const { CreateBucketCommand, PutObjectCommand, HeadObjectCommand } = await import('@aws-sdk/client-s3');
+await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
+await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: 'in/rows.csv', Body: data.body }));
+const head = await s3.send(new HeadObjectCommand({ Bucket: 'bench', Key: 'in/rows.csv' }));
+
+const results = [];
+try {
+  for (const m of models) {
+    for (const batchRows of m.batchRows) results.push(await measure(m, batchRows));
+  }
+} finally {
+  await s3server.stop();
+}
+machine.load = `${loadBefore.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end`;
+machine.busy = loadBefore > machine.cores / 2;
+const totalS = (performance.now() - started) / 1000;
+
+const section = renderSection(results, totalS);
+console.log(`\n${section}`);
+if (options.write) {
+  // Read right before writing: other sections are written by other benches.
+  const path = join(REPO_DIR, 'BENCHMARKS.md');
+  writeFileSync(path, replaceSection(existsSync(path) ? readFileSync(path, 'utf8') : '', section));
+  log(`wrote ${path}`);
+}
+if (options.json) writeFileSync(options.json, JSON.stringify({ machine, results, totalS }, null, 2));
+process.exit(0);
+
+async function measure(model, batchRows) {
+  const task = { type: 'tabular', features: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'], labels: ['setosa', 'versicolor', 'virginica'] };
+  const config = probe.configWithDefaults({ modelUri: model.dir, task, backend: 'wasm', modelName: 'bench', outputPrefix: 'results/', batchRows, batchChunkBytes: CHUNK_BYTES });
+  const service = await probe.InferenceService.create(config);
+  // Time spent inside service.predictRows, to split the worker's time.
+  const predictRows = service.predictRows.bind(service);
+  let inPredict = 0;
+  service.predictRows = async (vectors) => {
+    const t = performance.now();
+    try {
+      return await predictRows(vectors);
+    } finally {
+      inPredict += performance.now() - t;
+    }
+  };
+  const raw = await loadRaw(model.dir);
+  const handler = probe.createHandler(service, { s3 });
+  const ranges = probe.chunkRanges(data.body.length, CHUNK_BYTES);
+  const header = { text: data.header, offset: 0 };
+  const discard = { send: async () => ({}) };
+  const layout = new probe.BatchLayout('bench', 'results/', { bucket: 'bench', key: 'in/rows.csv', etag: 'bench' });
+  const ctx = { service, s3: discard, layout, input: 's3://bench/in/rows.csv' };
+
+  const sides = {
+    raw: async () => {
+      const x = tf.tensor2d(data.features, [data.rows, 4]);
+      // One call: predict() would otherwise split the rows into batches of 32.
+      const y = raw.predict(x, { batchSize: data.rows });
+      await y.data();
+      tf.dispose([x, y]);
+      return data.rows;
+    },
+    worker: async () => {
+      let rows = 0;
+      for (const r of ranges) {
+        const from = Math.max(0, r.start - 1);
+        const bytes = Readable.from([data.body.subarray(from, Math.min(data.body.length, r.end + 65536))]);
+        const done = await probe.runChunk(ctx, { format: 'csv', index: r.index, chunks: ranges.length, start: r.start, end: r.end, header }, bytes);
+        rows += done.rows - done.failed;
+      }
+      return rows;
+    },
+    handler: async () => {
+      const answer = await handler(s3EventFor(head.ETag, head.ContentLength));
+      const result = answer.results[0];
+      if (!result.success) throw new Error(`handler did not complete: ${JSON.stringify(result)}`);
+      return result.rows - result.failedRows;
+    },
+  };
+  const times = { raw: [], worker: [], handler: [] };
+  const predictShare = [];
+  const order = Object.keys(sides);
+  for (let round = -1; round < options.rounds; round++) {
+    // Round -1 warms up every side; then the order rotates by round.
+    const rotated = order.map((_, i) => order[(i + Math.max(0, round)) % order.length]);
+    for (const side of rotated) {
+      inPredict = 0;
+      const t = performance.now();
+      const rows = await sides[side]();
+      const ms = performance.now() - t;
+      if (rows !== data.rows) throw new Error(`${side} predicted ${rows} rows, expected ${data.rows}`);
+      if (round >= 0) {
+        times[side].push(ms);
+        if (side === 'worker') predictShare.push(inPredict);
+      }
+    }
+  }
+  raw.dispose();
+  const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+  const result = {
+    model: model.name, batchRows, rows: data.rows, chunks: ranges.length,
+    ms: med, predictMs: median(predictShare),
+    rowsPerSecond: Object.fromEntries(Object.entries(med).map(([k, v]) => [k, data.rows / (v / 1000)])),
+  };
+  log(`${model.name}, BATCH_ROWS ${batchRows}: raw ${med.raw.toFixed(1)} ms, worker ${med.worker.toFixed(1)} ms (predictRows ${result.predictMs.toFixed(1)}), handler ${med.handler.toFixed(1)} ms`);
+  return result;
+}
+
+async function loadRaw(dir) {
+  const modelJson = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+  const weightSpecs = modelJson.weightsManifest.flatMap((g) => g.weights);
+  const shards = Buffer.concat(modelJson.weightsManifest.flatMap((g) => g.paths.map((p) => readFileSync(join(dir, p)))));
+  const weightData = shards.buffer.slice(shards.byteOffset, shards.byteOffset + shards.byteLength);
+  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs, weightData }));
+}
+
+/** A wider tabular classifier with seeded weights: the same pipeline, more work per row. */
+async function wideModel(dir, units) {
+  const dense = (n, activation, seed, inputShape) => tf.layers.dense({ units: n, activation, kernelInitializer: tf.initializers.glorotUniform({ seed }), ...(inputShape ? { inputShape } : {}) });
+  const model = tf.sequential({ layers: [dense(units, 'relu', 1, [4]), dense(units, 'relu', 2), dense(3, 'softmax', 3)] });
+  mkdirSync(dir, { recursive: true });
+  await model.save(tf.io.withSaveHandler(async (artifacts) => {
+    writeFileSync(join(dir, 'weights.bin'), Buffer.from(artifacts.weightData));
+    writeFileSync(join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] }));
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  model.dispose();
+  return dir;
+}
+
+/** Rows from the Iris data with small noise (mulberry32, fixed seed), an id and a tag column; no malformed rows. */
+function generateCsv(rows, seed) {
+  let a = seed;
+  const rand = () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const iris = probe.irisData().rows;
+  const header = 'id,sepal_length,sepal_width,petal_length,petal_width,tag';
+  const lines = [`${header}\n`];
+  const features = new Float32Array(rows * 4);
+  for (let id = 0; id < rows; id++) {
+    const f = iris[Math.floor(rand() * iris.length)].map((v) => (v + (rand() - 0.5) * 0.1).toFixed(2));
+    f.forEach((v, j) => { features[id * 4 + j] = Number(v); });
+    lines.push(`${id},${f.join(',')},${rand() < 0.1 ? `"lot ${id % 97}, ""B"""` : `lot${id % 97}`}\n`);
+  }
+  return { body: Buffer.from(lines.join('')), header, features, rows };
+}
+
+function s3EventFor(etag, size) {
+  return {
+    Records: [{
+      eventVersion: '2.1', eventSource: 'aws:s3', awsRegion: 'us-east-1', eventTime: new Date().toISOString(), eventName: 'ObjectCreated:Put',
+      s3: { s3SchemaVersion: '1.0', bucket: { name: 'bench', arn: 'arn:aws:s3:::bench' }, object: { key: 'in/rows.csv', size, eTag: etag.replace(/"/g, '') } },
+    }],
+  };
+}
+
+async function buildProbe(outfile) {
+  const supportDir = join(RUNTIME_DIR, 'test', 'support');
+  await build({
+    stdin: {
+      contents: [
+        "export { configWithDefaults } from './src/config';",
+        "export { InferenceService } from './src/service';",
+        "export { createHandler } from './src/handler';",
+        "export { runChunk } from './src/batch/chunk-worker';",
+        "export { BatchLayout } from './src/batch/layout';",
+        "export { chunkRanges } from './src/batch/plan';",
+        "export { trainIrisModel, irisData } from './test/support/models';",
+        "export { startS3Server } from './test/support/s3-server';",
+      ].join('\n'),
+      resolveDir: RUNTIME_DIR, sourcefile: 'batch-bench-probe.ts', loader: 'ts',
+    },
+    absWorkingDir: RUNTIME_DIR, outfile, bundle: true, platform: 'node', target: 'node20', format: 'esm',
+    external: ['@tensorflow/*', 'sharp', 's3rver', '@aws-sdk/*'], logLevel: 'warning',
+    // The test support files locate the runtime from __dirname.
+    banner: { js: `import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(${JSON.stringify(join(RUNTIME_DIR, 'package.json'))}); const __dirname = ${JSON.stringify(supportDir)};` },
+  });
+  return outfile;
+}
+
+function machineInfo() {
+  const cpu = cpus()[0]?.model?.trim() ?? 'unknown CPU';
+  return {
+    date: new Date().toISOString().slice(0, 10), cpu, arch: process.arch, cores: availableParallelism(),
+    ramGiB: (totalmem() / 1024 ** 3).toFixed(1), node: process.version,
+  };
+}
+
+function renderSection(rows, seconds) {
+  const f1 = (n) => n.toFixed(1);
+  const k = (n) => `${Math.round(n / 1000).toLocaleString('en-US')}k`;
+  const L = [SECTION, ''];
+  L.push(`Measured ${machine.date} on ${machine.cpu} (${machine.arch}), ${machine.cores} cores, ${machine.ramGiB} GiB RAM, Node ${machine.node}; TensorFlow.js wasm backend; ${options.rows.toLocaleString('en-US')} CSV rows (${(data.body.length / 1024 / 1024).toFixed(2)} MiB, ${rows[0].chunks} chunks of up to 256 KiB); medians of ${options.rounds} rounds after one warm-up round; 1-minute load average ${machine.load}; bench run took ${seconds.toFixed(0)} s.`);
+  if (machine.busy) L.push('', `**Note:** other work was running on this machine (load average ${machine.load}); the sides alternate, so it adds noise rather than bias, but rerun on a quiet machine for stable numbers.`);
+  L.push('', 'Reproduce in `runtime/` with `node bench/batch.mjs` (options: `--rows N --rounds N --no-write --json FILE`).', '');
+  L.push('| model | BATCH_ROWS | raw call (ms) | chunk worker (ms) | of which in predictRows (ms) | rest of the worker (µs/row) | handler + s3rver (ms) | raw rows/s | worker rows/s | handler rows/s | worker / raw | target | met? |');
+  L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const r of rows) {
+    const ratio = r.rowsPerSecond.worker / r.rowsPerSecond.raw;
+    const rest = ((r.ms.worker - r.predictMs) * 1000) / r.rows;
+    L.push(`| ${r.model} | ${r.batchRows} | ${f1(r.ms.raw)} | ${f1(r.ms.worker)} | ${f1(r.predictMs)} | ${rest.toFixed(2)} | ${f1(r.ms.handler)} | ${k(r.rowsPerSecond.raw)} | ${k(r.rowsPerSecond.worker)} | ${k(r.rowsPerSecond.handler)} | ${ratio.toFixed(2)} | >= ${TARGET} | ${ratio >= TARGET ? 'yes' : 'no'} |`);
+  }
+  const best = (name) => rows.filter((r) => r.model === name).reduce((a, b) => (b.rowsPerSecond.worker > a.rowsPerSecond.worker ? b : a));
+  const iris = best(rows[0].model);
+  const wide = best(rows.find((r) => r.model.includes('256-256')).model);
+  const perRow = (ms) => ((ms * 1000) / iris.rows).toFixed(2);
+  const names = [...new Set(rows.map((r) => r.model))];
+  const met = names.filter((n) => best(n).rowsPerSecond.worker / best(n).rowsPerSecond.raw >= TARGET);
+  const unmet = names.filter((n) => !met.includes(n));
+  L.push('', `**Reading.** The target (the chunk worker at ${TARGET} or more of the raw call's rows per second) is ${met.length ? `met for ${met.join(', ')}` : 'met for no model'}${unmet.length ? ` and not for ${unmet.join(', ')}` : ''}. For the Iris model the raw call costs ${perRow(iris.ms.raw)} µs a row: less than splitting one CSV line, converting four numbers and writing one output line (the rest of the worker: ${perRow(iris.ms.worker - iris.predictMs)} µs a row), so no pipeline that reads and writes CSV can come near it; there the ratio measures CSV handling, not inference. The wider model costs ${perRow(wide.ms.raw)} µs a row raw; its best worker / raw is ${(wide.rowsPerSecond.worker / wide.rowsPerSecond.raw).toFixed(2)}, the gap being the CSV work (${perRow(wide.ms.worker - wide.predictMs)} µs a row) and \`service.predictRows\` against one raw call (${perRow(wide.predictMs)} against ${perRow(wide.ms.raw)} µs a row: a tensor call per group of BATCH_ROWS, the task's copy of the rows, top-k label objects per row). The larger the model's work per row, the closer the ratio gets to 1 (4-512-512-3: ${(rows[rows.length - 1].rowsPerSecond.worker / rows[rows.length - 1].rowsPerSecond.raw).toFixed(2)}).`);
+  L.push('', '**Raw**: `model.predict(tf.tensor2d(features, [N, 4]), { batchSize: N })` (one call; the default `batchSize` of 32 would split it) and `await y.data()` on a layers model loaded with `tf.loadLayersModel(tf.io.fromMemory(...))`: every row in one tensor call, the features already parsed into one Float32Array (CSV parsing, labels and output are not timed).');
+  L.push('', '**Chunk worker**: `runChunk` (`src/batch/chunk-worker.ts`) for every chunk of the CSV, the production code path of one chunk message minus S3: the chunk\'s bytes come from memory (from start - 1 through end + the 64 KiB lookahead, as a ranged GET returns them) and its two PUTs go to a client that discards them. It splits lines, parses CSV fields, builds a feature vector per row, predicts groups of BATCH_ROWS rows through `service.predictRows` (one tensor call each; top label and score per row) and builds the output CSV (original line + prediction columns). "of which predictRows" is the time inside `service.predictRows`.');
+  L.push('', '**Handler + s3rver**: the Lambda handler with an S3 notification for the object stored in s3rver (a child process on loopback, writing to disk), no queue, so the one invocation plans the chunks and runs them: ranged GETs, the worker, output and errors PUTs, done markers, manifest and `_SUCCESS.json`. s3rver shares the 2 cores.');
+  return L.join('\n');
+}
+
+function replaceSection(text, section) {
+  if (!text.trim()) return `# Benchmarks\n\n${section}\n`;
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.trim() === SECTION);
+  if (start < 0) return `${text.replace(/\n*$/, '\n\n')}${section}\n`;
+  let end = lines.findIndex((l, i) => i > start && /^#{1,2} /.test(l));
+  if (end < 0) end = lines.length;
+  const before = lines.slice(0, start).join('\n');
+  const after = lines.slice(end).join('\n');
+  return `${before}${before ? '\n' : ''}${section}\n${after ? `\n${after}` : ''}`;
+}
+
+function parseArgs(argv) {
+  const o = { rows: 100_000, rounds: 5, write: true, json: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--rows') o.rows = Number(argv[++i]);
+    else if (a === '--rounds') o.rounds = Number(argv[++i]);
+    else if (a === '--no-write') o.write = false;
+    else if (a === '--json') o.json = argv[++i];
+    else throw new Error(`unknown option ${a}`);
+  }
+  return o;
+}
