@@ -3,8 +3,8 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import { Construct } from 'constructs';
-import { ApiAuthorization, Compute, InferenceApi, Model, TensorFlowFunction } from '../lib';
-import { DEMO_MODEL_DIR, demoTask } from './container-classifier';
+import { ApiAuthorization, Compute, InferenceApi, TensorFlowFunction } from '../lib';
+import { demoClassifier } from './container-classifier';
 
 export class ApiClassifierStack extends Stack {
   public readonly classifier: TensorFlowFunction;
@@ -12,10 +12,7 @@ export class ApiClassifierStack extends Stack {
 
   public constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
-    this.classifier = new TensorFlowFunction(this, 'Classifier', {
-      model: Model.fromAsset(DEMO_MODEL_DIR),
-      task: demoTask(),
-      modelName: 'demo',
+    this.classifier = demoClassifier(this, {
       compute: Compute.container(),
       provisionedConcurrency: 1,
     });

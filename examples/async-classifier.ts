@@ -3,8 +3,8 @@
 // large images) and an SNS notification when a job completes or fails.
 import { Annotations, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { ApiAuthorization, AsyncInference, Compute, InferenceApi, JobNotification, Model, TensorFlowFunction } from '../lib';
-import { DEMO_MODEL_DIR, demoTask } from './container-classifier';
+import { ApiAuthorization, AsyncInference, Compute, InferenceApi, JobNotification, TensorFlowFunction } from '../lib';
+import { demoClassifier } from './container-classifier';
 
 export class AsyncClassifierStack extends Stack {
   public readonly classifier: TensorFlowFunction;
@@ -13,10 +13,7 @@ export class AsyncClassifierStack extends Stack {
 
   public constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
-    this.classifier = new TensorFlowFunction(this, 'Classifier', {
-      model: Model.fromAsset(DEMO_MODEL_DIR),
-      task: demoTask(),
-      modelName: 'demo',
+    this.classifier = demoClassifier(this, {
       compute: Compute.container(),
       // Room for large inputs as jobs; synchronous requests are still cut at 29 s.
       timeout: Duration.minutes(5),

@@ -3,8 +3,8 @@
 // container; the results land under predictions/ in the same bucket.
 import { Duration, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { BatchInference, Compute, Model, TensorFlowFunction } from '../lib';
-import { DEMO_MODEL_DIR, demoTask } from './container-classifier';
+import { BatchInference, Compute, TensorFlowFunction } from '../lib';
+import { demoClassifier } from './container-classifier';
 
 export class BatchClassifierStack extends Stack {
   public readonly classifier: TensorFlowFunction;
@@ -12,10 +12,7 @@ export class BatchClassifierStack extends Stack {
 
   public constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
-    this.classifier = new TensorFlowFunction(this, 'Classifier', {
-      model: Model.fromAsset(DEMO_MODEL_DIR),
-      task: demoTask(),
-      modelName: 'demo',
+    this.classifier = demoClassifier(this, {
       compute: Compute.container(),
       // One chunk of work per invocation, with room to spare (not an API's 30 s).
       timeout: Duration.minutes(5),
