@@ -1,6 +1,6 @@
 // AsyncInference: what each prop changes in the template, each synth-time error, and the
 // async example stack (snapshot and cdk-nag AwsSolutions).
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { CfnElement, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -172,12 +172,13 @@ describe('defaults', () => {
   });
 
   test('exposes its resources', () => {
-    const { jobs } = withJobs();
-    expect(jobs.table.tableName).toBeDefined();
-    expect(jobs.bucket.bucketName).toBeDefined();
-    expect(jobs.queue.queueUrl).toBeDefined();
-    expect(jobs.deadLetterQueue.queueArn).toBeDefined();
-    expect(jobs.eventSource.eventSourceMappingId).toBeDefined();
+    const { jobs, template } = withJobs();
+    const ids = (type: string) => Object.keys(template.findResources(type));
+    const stack = Stack.of(jobs);
+    expect(ids('AWS::DynamoDB::Table')).toEqual([stack.getLogicalId(jobs.table.node.defaultChild as CfnElement)]);
+    expect(ids('AWS::S3::Bucket')).toContain(stack.getLogicalId(jobs.bucket.node.defaultChild as CfnElement));
+    expect(ids('AWS::SQS::Queue').sort()).toEqual([jobs.queue, jobs.deadLetterQueue].map((q) => stack.getLogicalId(q.node.defaultChild as CfnElement)).sort());
+    expect(ids('AWS::Lambda::EventSourceMapping')).toHaveLength(1);
     expect(jobs.resultRetentionDays).toBe(7);
   });
 });
@@ -308,7 +309,7 @@ describe('notifications', () => {
     expect(envOf(template)[RuntimeEnvironment.JOBS_TOPIC_ARN]).toEqual({ Ref: expect.stringMatching(/^JobsNotificationTopic/) });
     expect(statementsOf(template)).toEqual(expect.arrayContaining([{ Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: expect.stringMatching(/^JobsNotificationTopic/) } }]));
     expect(statementsOf(template).flatMap((s) => [s.Action].flat())).not.toEqual(expect.arrayContaining([expect.stringMatching(/^kms:/)]));
-    expect(jobs.topic).toBeDefined();
+    expect(jobs.topic?.node.path).toMatch(/\/Jobs\/NotificationTopic$/);
   });
 
   test('JobNotification.sns(topic) publishes to the given topic and creates none', () => {
