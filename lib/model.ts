@@ -61,13 +61,29 @@ export interface ModelBucketOptions {
 export interface ModelConfig {
   /** The model's format, detected where the files are at hand. */
   readonly format: ModelFormat;
-  /** The model's size in bytes, when known at synth time. */
+  /**
+   * The model's size in bytes, when known at synth time.
+   *
+   * @default - unknown (a model in S3 without a size hint)
+   */
   readonly sizeBytes?: number;
-  /** The local folder, for models packaged with the function. */
+  /**
+   * The local folder, for models packaged with the function.
+   *
+   * @default - none: the model is read from S3
+   */
   readonly localPath?: string;
-  /** The bucket, for models read at init. */
+  /**
+   * The bucket, for models read at init.
+   *
+   * @default - none: the model is packaged with the function
+   */
   readonly bucket?: s3.IBucket;
-  /** The key prefix in the bucket, ending in '/'. */
+  /**
+   * The key prefix in the bucket, ending in '/'.
+   *
+   * @default - none: the model is packaged with the function
+   */
   readonly prefix?: string;
 }
 
