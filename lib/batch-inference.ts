@@ -4,6 +4,7 @@
 // writes predictions under deterministic keys in the output bucket.
 import { Annotations, Duration, Size, SizeRoundingBehavior, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -77,6 +78,19 @@ export interface BatchInferenceProps {
    * @default 'predictions/'
    */
   readonly outputPrefix?: string;
+
+  /**
+   * A DynamoDB table that every predicted row is written to as well, one item each (rows
+   * that failed go only to the errors file). The table must have the partition key `pk`
+   * (String), `<bucket>/<key>#<ETag>` of the input object, and the sort key `sk` (String),
+   * the row's byte offset in the input, zero-padded. Items hold `prediction` (JSON text),
+   * `chunk`, `line`, `offset` and, for CSV, the row's `text`; they have no TTL. A retried
+   * chunk overwrites its items, never duplicates them. The function may BatchWriteItem
+   * and PutItem on the table, and use its customer managed key if it has one.
+   *
+   * @default - no table: predictions go to S3 only
+   */
+  readonly outputTable?: dynamodb.ITable;
 
   /**
    * Inputs larger than this are split into chunks of about this size, each a queue message
@@ -167,6 +181,8 @@ export class BatchInference extends Construct {
   public readonly inputSuffixes: string[];
   /** The key prefix of the outputs. */
   public readonly outputPrefix: string;
+  /** The DynamoDB table that predicted rows go to as well, when one was given. */
+  public readonly outputTable?: dynamodb.ITable;
   /** The queue's visibility timeout: min(12 hours, 6 x the function timeout + maxBatchingWindow). */
   public readonly visibilityTimeout: Duration;
   /** The function that predicts. */
@@ -190,6 +206,7 @@ export class BatchInference extends Construct {
       this.accessLogsBucket = created.accessLogsBucket;
     }
     this.outputBucket = props.outputBucket ?? this.inputBucket;
+    this.outputTable = props.outputTable;
 
     this.visibilityTimeout = visibilityTimeoutFor(fn.timeout, props.maxBatchingWindow);
     const encryption: Pick<sqs.QueueProps, 'encryption' | 'encryptionMasterKey'> = props.queueEncryptionKey
@@ -226,6 +243,7 @@ export class BatchInference extends Construct {
       [RuntimeEnvironment.BATCH_QUEUE_URL]: this.queue.queueUrl,
       [RuntimeEnvironment.BATCH_CHUNK_BYTES]: Tokenization.stringifyNumber(chunkSize.toBytes({ rounding: SizeRoundingBehavior.FLOOR })),
       [RuntimeEnvironment.BATCH_ROWS]: Tokenization.stringifyNumber(props.rowsPerBatch ?? DEFAULT_ROWS_PER_BATCH),
+      ...(this.outputTable ? { [RuntimeEnvironment.OUTPUT_TABLE]: this.outputTable.tableName } : {}),
     };
     for (const [name, value] of Object.entries(environment)) fn.function.addEnvironment(name, value);
   }
@@ -247,7 +265,8 @@ export class BatchInference extends Construct {
   /**
    * What the runtime does with its role: read inputs under the input prefix (ranged, with
    * IfMatch); read, write and list its outputs under the output prefix; send chunk
-   * messages to the queue. Receiving from the queue is granted by the event source.
+   * messages to the queue; write rows to the output table, when there is one. Receiving
+   * from the queue is granted by the event source.
    */
   private grantRuntime(fn: TensorFlowFunction): void {
     const role = fn.role;
@@ -268,6 +287,11 @@ export class BatchInference extends Construct {
 
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.queue.queueArn] }));
     this.queue.encryptionMasterKey?.grant(role, 'kms:Decrypt', 'kms:GenerateDataKey');
+
+    if (this.outputTable) {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'], resources: [this.outputTable.tableArn] }));
+      this.outputTable.encryptionKey?.grantEncryptDecrypt(role);
+    }
   }
 
   private validate(props: BatchInferenceProps, chunkSize: Size): void {
@@ -323,6 +347,7 @@ export class BatchInference extends Construct {
       [RuntimeEnvironment.BATCH_QUEUE_URL]: undefined,
       [RuntimeEnvironment.BATCH_CHUNK_BYTES]: Tokenization.stringifyNumber(chunkBytes),
       [RuntimeEnvironment.BATCH_ROWS]: Tokenization.stringifyNumber(props.rowsPerBatch ?? DEFAULT_ROWS_PER_BATCH),
+      ...(props.outputTable ? { [RuntimeEnvironment.OUTPUT_TABLE]: props.outputTable.tableName } : {}),
     };
     const existing = currentEnvironment(fn.function);
     const stack = Stack.of(this);

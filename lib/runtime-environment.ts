@@ -61,6 +61,17 @@ export class RuntimeEnvironment {
   public static readonly OUTPUT_PREFIX = 'SERVERLESS_TF_OUTPUT_PREFIX';
 
   /**
+   * DynamoDB table that S3-triggered batch inference also writes every predicted row to
+   * (rows that failed go only to the errors file). Partition key `pk` (String):
+   * `<bucket>/<key>#<ETag>` of the input object; sort key `sk` (String): the row's byte
+   * offset in the input, zero-padded to 13 digits so that rows sort in input order.
+   * Attributes: `prediction` (the prediction as JSON text), `chunk`, `line`, `offset`, and
+   * for CSV `text` (the row as it was read). Keys are deterministic: a retried chunk
+   * overwrites its rows, never duplicates them. Items have no TTL.
+   */
+  public static readonly OUTPUT_TABLE = 'SERVERLESS_TF_OUTPUT_TABLE';
+
+  /**
    * SQS queue URL that S3-triggered batch inference sends the chunks of large inputs to
    * (the same queue that delivers the S3 notifications).
    */

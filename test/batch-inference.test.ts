@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import { App, Duration, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -278,10 +279,44 @@ describe('props', () => {
     );
   });
 
+  test('outputTable: the runtime gets its name; the function may BatchWriteItem and PutItem on it, and use its customer managed key', () => {
+    const { template, batch } = withBatch((stack) => ({ outputTable: rowsTable(stack, new kms.Key(stack, 'RowsKey', { enableKeyRotation: true })) }));
+    expect(batch.outputTable).toBeDefined();
+    expect(envOf(template)[RuntimeEnvironment.OUTPUT_TABLE]).toEqual({ Ref: expect.stringMatching(/^Rows/) });
+    expectStatements(template,
+      { Effect: 'Allow', Action: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'], Resource: arn('Rows') },
+      { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'], Resource: arn('RowsKey') },
+    );
+  });
+
+  test('outputTable with an AWS owned key: the table grant only, no KMS', () => {
+    const { template } = withBatch((stack) => ({ outputTable: rowsTable(stack) }));
+    const actions = statementsOf(template).flatMap((s) => [s.Action].flat() as string[]);
+    expect(actions.filter((a) => /^(dynamodb|kms):/.test(a)).sort()).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:PutItem']);
+  });
+
+  test('without outputTable: no table variable and no DynamoDB permission', () => {
+    const { template, batch } = withBatch();
+    expect(batch.outputTable).toBeUndefined();
+    expect(envOf(template)).not.toHaveProperty(RuntimeEnvironment.OUTPUT_TABLE);
+    const actions = statementsOf(template).flatMap((s) => [s.Action].flat() as string[]);
+    expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
+  });
+
   test('the same values set through the function\'s environment prop are accepted', () => {
     expect(() => withBatch({}, { environment: { [RuntimeEnvironment.OUTPUT_PREFIX]: 'predictions/', [RuntimeEnvironment.BATCH_ROWS]: '256' } })).not.toThrow();
   });
 });
+
+/** A table with the keys the runtime writes: `pk` and `sk`, both strings. */
+function rowsTable(stack: Stack, key?: kms.IKey): dynamodb.Table {
+  return new dynamodb.Table(stack, 'Rows', {
+    partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+    sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+    billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+    ...(key ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: key } : {}),
+  });
+}
 
 describe('monitor()', () => {
   test('one line monitors the function, the queue and its dead letters; the queue alarms are named after the construct', () => {
@@ -364,6 +399,12 @@ describe('synth-time errors', () => {
     const stack = newStack();
     const fn = classifier(stack, { environment: { [RuntimeEnvironment.BATCH_ROWS]: '64' } });
     expect(() => new BatchInference(stack, 'Batch', { function: fn })).toThrow(/already has SERVERLESS_TF_BATCH_ROWS set to another value/);
+  });
+
+  test('an output table other than the one already in the function\'s environment prop', () => {
+    const stack = newStack();
+    const fn = classifier(stack, { environment: { [RuntimeEnvironment.OUTPUT_TABLE]: 'other-table' } });
+    expect(() => new BatchInference(stack, 'Batch', { function: fn, outputTable: rowsTable(stack) })).toThrow(/already has SERVERLESS_TF_OUTPUT_TABLE set to another value/);
   });
 });
 

@@ -26,6 +26,8 @@ export interface RuntimeConfig {
   readonly cacheDir: string;
   readonly outputBucket?: string;
   readonly outputPrefix: string;
+  /** S3 batch: a DynamoDB table that every predicted row is written to as well (keys `pk`, `sk`); unset, S3 only. */
+  readonly outputTable?: string;
   /** S3 batch: the queue that carries the chunks of large inputs; unset, chunks run in the invocation that planned them. */
   readonly batchQueueUrl?: string;
   /** S3 batch: inputs larger than this many bytes are split into chunks of about this size. */
@@ -95,6 +97,7 @@ export function configFromEnv(env: Env = process.env): RuntimeConfig {
     cacheDir: env[ENV.CACHE_DIR] ?? CACHE_DIR_DEFAULT,
     outputBucket: env[ENV.OUTPUT_BUCKET] || undefined,
     outputPrefix: env[ENV.OUTPUT_PREFIX] ?? 'predictions/',
+    outputTable: env[ENV.OUTPUT_TABLE] || undefined,
     batchQueueUrl: env[ENV.BATCH_QUEUE_URL] || undefined,
     batchChunkBytes: intInRange(ENV.BATCH_CHUNK_BYTES, env[ENV.BATCH_CHUNK_BYTES], BATCH_CHUNK_BYTES_DEFAULT, BATCH_CHUNK_BYTES_MIN, Number.MAX_SAFE_INTEGER),
     batchRows: intInRange(ENV.BATCH_ROWS, env[ENV.BATCH_ROWS], BATCH_ROWS_DEFAULT, 1, MAX_INSTANCES_PER_REQUEST),

@@ -13,6 +13,7 @@ export const ENV = {
   CACHE_DIR: RuntimeEnvironment.CACHE_DIR,
   OUTPUT_BUCKET: RuntimeEnvironment.OUTPUT_BUCKET,
   OUTPUT_PREFIX: RuntimeEnvironment.OUTPUT_PREFIX,
+  OUTPUT_TABLE: RuntimeEnvironment.OUTPUT_TABLE,
   CORS_ALLOW_ORIGINS: RuntimeEnvironment.CORS_ALLOW_ORIGINS,
   BATCH_QUEUE_URL: RuntimeEnvironment.BATCH_QUEUE_URL,
   BATCH_CHUNK_BYTES: RuntimeEnvironment.BATCH_CHUNK_BYTES,

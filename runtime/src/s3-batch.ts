@@ -12,7 +12,7 @@
 import { BadRequestError, PayloadTooLargeError, toHttpError } from './errors';
 import { runChunk } from './batch/chunk-worker';
 import { completeIfAllDone, markDone } from './batch/completion';
-import { BatchLayout, inputFormat } from './batch/layout';
+import { BatchLayout, cleanEtag, inputFormat } from './batch/layout';
 import { parseChunkMessage } from './batch/message';
 import { getObject, rangeBytes } from './batch/object-reader';
 import { newPlanId, sendChunks, writePlan } from './batch/plan';
@@ -56,7 +56,7 @@ export function decodeS3Key(key: string): string {
 
 function contextFor(service: InferenceService, s3: S3Client, ref: S3ObjectRef): BatchContext {
   const layout = new BatchLayout(service.config.outputBucket ?? ref.bucket, service.config.outputPrefix, ref);
-  return { service, s3, layout, input: `s3://${ref.bucket}/${ref.key}` };
+  return { service, s3, layout, input: `s3://${ref.bucket}/${ref.key}`, object: { bucket: ref.bucket, key: ref.key, etag: cleanEtag(ref.etag) } };
 }
 
 /** An uploaded object: processed here when small, planned into queued chunks when large. */

@@ -2,14 +2,17 @@
 // predicts them in groups of `batchRows` (one tensor call each) through the service, and
 // writes the chunk's predictions and its error rows at their deterministic keys. The input
 // streams, so memory holds one group of rows plus the chunk's output (bounded by the chunk
-// size), whatever the size of the object.
+// size), whatever the size of the object. With an output table, the predicted rows go to
+// DynamoDB too (batch/dynamo-sink.ts).
 import { toHttpError, UnprocessableError } from '../errors';
 import { isObject } from '../config';
 import { CsvLineError, csvField, splitCsvLine } from './csv-line';
 import { MAX_LINE_BYTES, ownedLines } from './lines';
 import { putText } from './s3-io';
+import { writeRows } from './dynamo-sink';
 import type { InferenceService } from '../service';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { SinkObject, SinkRow } from './dynamo-sink';
 import type { BatchLayout, ChunkDone } from './layout';
 import type { Line } from './lines';
 
@@ -27,6 +30,8 @@ export interface BatchContext {
   readonly layout: BatchLayout;
   /** s3://bucket/key of the input. */
   readonly input: string;
+  /** The input object, as the output table's partition key names it. */
+  readonly object: SinkObject;
 }
 
 export interface ChunkSpec {
@@ -50,6 +55,8 @@ export interface RowError {
 interface Sink {
   readonly out: string[];
   readonly errors: RowError[];
+  /** The predicted rows for the output table; undefined without one, so nothing is kept. */
+  readonly table?: SinkRow[];
   rows: number;
 }
 
@@ -57,7 +64,8 @@ type Row<T> = { readonly line: Line; readonly value: T };
 
 /** Processes the chunk's lines from `bytes` and writes its two files; returns what its done marker holds. */
 export async function runChunk(ctx: BatchContext, spec: ChunkSpec, bytes: AsyncIterable<Uint8Array>): Promise<ChunkDone & { readonly header?: ChunkSpec['header'] }> {
-  const sink: Sink = { out: [], errors: [], rows: 0 };
+  const { outputTable } = ctx.service.config;
+  const sink: Sink = { out: [], errors: [], rows: 0, ...(outputTable ? { table: [] } : {}) };
   const lines = ownedLines(bytes, spec.start, spec.end);
   const header = spec.format === 'csv' ? await csvRows(ctx, spec, lines, sink) : await jsonRows(ctx, spec, lines, sink);
   const { layout } = ctx;
@@ -70,6 +78,7 @@ export async function runChunk(ctx: BatchContext, spec: ChunkSpec, bytes: AsyncI
   await Promise.all([
     putText(ctx.s3, layout.bucket, output, sink.out.join(''), spec.format),
     putText(ctx.s3, layout.bucket, errors, errorBody, 'jsonl'),
+    ...(outputTable && sink.table ? [writeRows(outputTable, ctx.object, sink.table)] : []),
   ]);
   return { chunk: spec.index, start: spec.start, end: spec.end, rows: sink.rows, failed: sink.errors.length, output, errors, ...(header !== undefined ? { header } : {}) };
 }
@@ -128,6 +137,7 @@ async function csvRows(ctx: BatchContext, spec: ChunkSpec, lines: AsyncIterable<
       const result = results[i];
       if (result instanceof Error) return fail(sink, spec, r.line, toHttpError(result).message);
       sink.out.push(`${r.line.text}${r.value.pad},${predictionFields(result)}\n`);
+      sink.table?.push({ chunk: spec.index, line: r.line.no, offset: r.line.offset, prediction: result, text: r.line.text });
     });
   };
 
@@ -237,8 +247,12 @@ async function jsonRows(ctx: BatchContext, spec: ChunkSpec, lines: AsyncIterable
     const results = await predictGroup(current.map((r) => r.value), (instances) => predictInstances(service, instances));
     current.forEach((r, i) => {
       const result = results[i];
-      if (result instanceof Error) fail(sink, spec, r.line, toHttpError(result).message);
-      else sink.out.push(JSON.stringify({ line: r.line.no, offset: r.line.offset, prediction: result }) + '\n');
+      if (result instanceof Error) {
+        fail(sink, spec, r.line, toHttpError(result).message);
+      } else {
+        sink.out.push(JSON.stringify({ line: r.line.no, offset: r.line.offset, prediction: result }) + '\n');
+        sink.table?.push({ chunk: spec.index, line: r.line.no, offset: r.line.offset, prediction: result });
+      }
     });
   };
   for await (const batch of lines) {
