@@ -98,7 +98,7 @@ describe('defaults', () => {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
     expect(batch.outputBucket).toBe(batch.inputBucket);
-    expect(batch.accessLogsBucket).toBeDefined();
+    expect(batch.accessLogsBucket?.node.path).toMatch(/^Test\/Batch\//);
     expect([batch.inputPrefix, batch.outputPrefix]).toEqual(['input/', 'predictions/']);
   });
 
@@ -281,7 +281,7 @@ describe('props', () => {
 
   test('outputTable: the runtime gets its name; the function may BatchWriteItem and PutItem on it, and use its customer managed key', () => {
     const { template, batch } = withBatch((stack) => ({ outputTable: rowsTable(stack, new kms.Key(stack, 'RowsKey', { enableKeyRotation: true })) }));
-    expect(batch.outputTable).toBeDefined();
+    expect(batch.outputTable?.node.path).toBe('Test/Rows');
     expect(envOf(template)[RuntimeEnvironment.OUTPUT_TABLE]).toEqual({ Ref: expect.stringMatching(/^Rows/) });
     expectStatements(template,
       { Effect: 'Allow', Action: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'], Resource: arn('Rows') },

@@ -120,7 +120,7 @@ describe('InferenceApi', () => {
     });
     // Execution logs need the account's API Gateway CloudWatch role.
     template.resourceCountIs('AWS::ApiGateway::Account', 1);
-    expect(api.url).toBeDefined();
+    expect(JSON.stringify(Stack.of(api).resolve(api.url))).toMatch(/"https:\/\/",\{"Ref":"Api[0-9A-F]{8}"\},"\.execute-api\.us-east-1\.".*"ApiDeploymentStageprod[0-9A-F]{8}"/);
   });
 
   test('throttle, stageName and cloudWatchRole change the stage', () => {
@@ -245,8 +245,8 @@ describe('InferenceApi', () => {
       template.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
       template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
       expect(gatewayResponse(template, 'INVALID_API_KEY').StatusCode).toBe('403');
-      expect(api.apiKey).toBeDefined();
-      expect(api.usagePlan).toBeDefined();
+      expect(api.apiKey?.node.path).toMatch(/^Test\/Api\//);
+      expect(api.usagePlan?.node.path).toMatch(/^Test\/Api\//);
     });
 
     test('apiKey() without options: the usage plan throttles at the stage\'s rate, with no quota', () => {
@@ -263,7 +263,7 @@ describe('InferenceApi', () => {
       for (const method of Object.values(proxyMethods(template))) {
         expect(method.Properties).toEqual(expect.objectContaining({ AuthorizationType: 'COGNITO_USER_POOLS', AuthorizationScopes: ['inference/predict'] }));
       }
-      expect(api.authorizer).toBeDefined();
+      expect(api.authorizer?.node.path).toMatch(/^Test\/Api\//);
       expect(() => api.grantInvoke(new iam.AccountRootPrincipal())).toThrow(/grantInvoke applies to ApiAuthorization.iam\(\)/);
     });
 
@@ -308,7 +308,7 @@ describe('InferenceApi', () => {
       WebACLArn: WEB_ACL_ARN,
       ResourceArn: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:us-east-1::/restapis/', { Ref: Match.stringLikeRegexp('^Api') }, '/stages/', { Ref: Match.stringLikeRegexp('^ApiDeploymentStage') }]] },
     });
-    expect(api.webAclAssociation).toBeDefined();
+    expect(api.webAclAssociation?.node.path).toMatch(/^Test\/Api\//);
   });
 
   const fn = (stack: Stack) => newFunction(stack);
@@ -356,7 +356,7 @@ describe('InferenceHttpApi', () => {
       AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ApiAccessLogs'), 'Arn'] }, Format: Match.stringLikeRegexp('"integrationStatus":"\\$context.integrationStatus"') },
     });
     template.resourceCountIs('AWS::Lambda::Permission', 1);
-    expect(api.url).toBeDefined();
+    expect(JSON.stringify(Stack.of(api).resolve(api.url))).toMatch(/"https:\/\/",\{"Ref":"Api[0-9A-F]{8}"\},"\.execute-api\.us-east-1\."/);
   });
 
   test('iam(): SigV4 on every route; grantInvoke allows execute-api:Invoke', () => {
@@ -435,7 +435,7 @@ describe('InferenceFunctionUrl', () => {
     });
     // Nothing public.
     expect(template.findResources('AWS::Lambda::Permission', { Properties: { Principal: '*' } })).toEqual({});
-    expect(url.url).toBeDefined();
+    expect(stack.resolve(url.url)).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Url/), 'FunctionUrl'] });
   });
 
   test('authType NONE only when asked, with a warning; cors goes on the URL', () => {
