@@ -189,7 +189,7 @@ describe('alarms that depend on the function', () => {
     const stack = newStack();
     const monitoring = new InferenceMonitoring(stack, 'Ops', { functions: [classifier(stack, 'A'), classifier(stack, 'B')] });
     expect(monitoring.alarms).toHaveLength(14);
-    expect(monitoring.node.tryFindChild('Model-demo-2')).toBeDefined();
+    expect(monitoring.node.tryFindChild('Model-demo-2')?.node.path).toBe('Test/Ops/Model-demo-2');
   });
 });
 

@@ -1,6 +1,7 @@
 // TensorFlowFunction: what each prop changes in the template, and each synth-time error.
+import * as fs from 'fs';
 import * as path from 'path';
-import { Duration, Size } from 'aws-cdk-lib';
+import { App, Duration, Size } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -62,8 +63,9 @@ describe('container compute (the default)', () => {
     const stack = newStack();
     new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), architecture: lambda.Architecture.ARM_64 });
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Architectures: ['arm64'] });
-    const asset = stack.node.findAll().find((c) => c.node.id === 'AssetImage');
-    expect(asset).toBeDefined();
+    const assembly = (stack.node.root as App).synth();
+    const manifest = JSON.parse(fs.readFileSync(path.join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8')) as { dockerImages: Record<string, { source: { platform?: string } }> };
+    expect(Object.values(manifest.dockerImages).map((i) => i.source.platform)).toEqual(['linux/arm64']);
   });
 
   test('memorySize "auto" grows with the model: 1536 + 14 x MiB, rounded up to 64, at least 2048', () => {
@@ -155,7 +157,7 @@ describe('GPU compute on Lambda Managed Instances', () => {
     });
     template.resourceCountIs('AWS::EC2::VPC', 1);
     template.resourceCountIs('AWS::EC2::FlowLog', 1);
-    expect(fn.capacityProvider).toBeDefined();
+    expect(fn.capacityProvider?.node.path).toBe('Test/Gpu/CapacityProvider');
   });
 
   test('bring your own capacity provider', () => {
