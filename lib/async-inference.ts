@@ -26,6 +26,7 @@ import {
   MAX_MAX_CONCURRENCY, MAX_RECEIVE_COUNT, MAX_RESULT_RETENTION_DAYS, MAX_UPLOAD_EXPIRY, MIN_MAX_CONCURRENCY, SHORT_ASYNC_TIMEOUT,
   TABLE_PARTITION_KEY, TABLE_TTL_ATTRIBUTE, UPLOAD_RETENTION, UPLOADS_PREFIX, visibilityTimeoutFor,
 } from './private/async-defaults';
+import { currentEnvironment } from './private/function-environment';
 import { TensorFlowValidationError } from './private/validation-error';
 import { RuntimeEnvironment } from './runtime-environment';
 import type { TensorFlowFunction } from './tensorflow-function';
@@ -476,13 +477,6 @@ function settingsEnvironment(retentionDays: number, uploadExpiry: Duration): Rec
 
 function queueEncryption(key?: kms.IKey): Pick<sqs.QueueProps, 'encryption' | 'encryptionMasterKey'> {
   return key ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key } : { encryption: sqs.QueueEncryption.SQS_MANAGED };
-}
-
-/** The function's environment variables as they stand now, resolved. */
-function currentEnvironment(fn: lambda.Function): Record<string, unknown> {
-  const cfn = fn.node.defaultChild as lambda.CfnFunction;
-  const resolved = Stack.of(fn).resolve(cfn.environment) as { variables?: Record<string, unknown>; Variables?: Record<string, unknown> } | undefined;
-  return resolved?.variables ?? resolved?.Variables ?? {};
 }
 
 /**

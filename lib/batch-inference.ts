@@ -22,7 +22,7 @@ import {
   MAX_ROWS_PER_BATCH, MIN_BATCH_TIMEOUT, MIN_CHUNK_SIZE, MIN_MAX_CONCURRENCY, defaultSuffixes, formatOfSuffix,
   formatsForTask, prefixesOverlap, visibilityTimeoutFor,
 } from './private/batch-defaults';
-import { currentEnvironment } from './private/batch-environment';
+import { currentEnvironment } from './private/function-environment';
 import { mib } from './private/sizing';
 import { TensorFlowValidationError } from './private/validation-error';
 import { RuntimeEnvironment } from './runtime-environment';

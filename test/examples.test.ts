@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { masked } from './support';
 import { ApiClassifierStack } from '../examples/api-classifier';
 import { AsyncClassifierStack } from '../examples/async-classifier';
 import { BatchClassifierStack } from '../examples/batch-classifier';
@@ -26,14 +27,6 @@ const EXAMPLES: [string, (app: App) => Stack][] = [
 
 function newApp(): App {
   return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-}
-
-/** Replaces asset and version hashes so snapshots only change when the infrastructure does. */
-function masked(template: unknown): unknown {
-  return JSON.parse(JSON.stringify(template)
-    .replace(/[0-9a-f]{64}/g, '[ASSET-HASH]')
-    // A version's logical id carries a hash of the function's configuration, image included.
-    .replace(/(CurrentVersion[0-9A-F]{8})[0-9a-f]{32}/g, '$1[VERSION-HASH]'));
 }
 
 describe.each(EXAMPLES)('the %s example', (_name, make) => {

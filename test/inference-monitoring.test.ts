@@ -12,7 +12,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Compute, Model, TensorFlowFunction } from '../lib';
-import { layersModelDir, newStack, RUNTIME_DIR } from './support';
+import { layersModelDir, masked, newStack, RUNTIME_DIR } from './support';
 import { InferenceMonitoring } from '../lib/inference-monitoring';
 import type { MonitoringThresholds } from '../lib/inference-monitoring';
 import { ERROR_KINDS, RUNTIME_METRIC, RUNTIME_NAMESPACE } from '../lib/private/monitoring/runtime-metrics';
@@ -52,11 +52,6 @@ function watched(p: Props): Props {
 function ref(stack: Stack, construct: { node: { defaultChild?: unknown } } | CfnElement): { Ref: string } {
   const element = (construct instanceof CfnElement ? construct : construct.node.defaultChild) as CfnElement;
   return { Ref: stack.getLogicalId(element) };
-}
-
-/** Replaces asset hashes (64 hex) so the snapshot only changes with the infrastructure. */
-function masked(template: unknown): unknown {
-  return JSON.parse(JSON.stringify(template).replace(/[0-9a-f]{64}/g, '[ASSET-HASH]'));
 }
 
 describe('alarms of a TensorFlowFunction, with their defaults', () => {

@@ -1,5 +1,5 @@
-// Reads a function's environment as it stands, so BatchInference can refuse to overwrite
-// another front door's (or the user's) settings instead of changing them silently.
+// Reads a function's environment as it stands, so BatchInference and AsyncInference can
+// refuse to overwrite another front door's (or the user's) settings instead of changing them silently.
 import { Stack } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 
