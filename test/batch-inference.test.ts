@@ -156,7 +156,7 @@ describe('defaults', () => {
       [RuntimeEnvironment.OUTPUT_PREFIX]: 'predictions/',
       [RuntimeEnvironment.BATCH_QUEUE_URL]: { Ref: expect.stringMatching(/^BatchQueue/) },
       [RuntimeEnvironment.BATCH_CHUNK_BYTES]: String(8 * MIB),
-      [RuntimeEnvironment.BATCH_ROWS]: '256',
+      [RuntimeEnvironment.BATCH_ROWS]: '1024',
     }));
   });
 
@@ -221,9 +221,9 @@ describe('props', () => {
   });
 
   test('chunkSize and rowsPerBatch reach the runtime', () => {
-    const { template } = withBatch({ chunkSize: Size.mebibytes(32), rowsPerBatch: 1024 });
+    const { template } = withBatch({ chunkSize: Size.mebibytes(32), rowsPerBatch: 64 });
     const env = envOf(template);
-    expect([env[RuntimeEnvironment.BATCH_CHUNK_BYTES], env[RuntimeEnvironment.BATCH_ROWS]]).toEqual([String(32 * MIB), '1024']);
+    expect([env[RuntimeEnvironment.BATCH_CHUNK_BYTES], env[RuntimeEnvironment.BATCH_ROWS]]).toEqual([String(32 * MIB), '64']);
   });
 
   test('batchSize, maxBatchingWindow and maxConcurrency configure the event source; the window adds to the visibility timeout', () => {
@@ -304,7 +304,7 @@ describe('props', () => {
   });
 
   test('the same values set through the function\'s environment prop are accepted', () => {
-    expect(() => withBatch({}, { environment: { [RuntimeEnvironment.OUTPUT_PREFIX]: 'predictions/', [RuntimeEnvironment.BATCH_ROWS]: '256' } })).not.toThrow();
+    expect(() => withBatch({}, { environment: { [RuntimeEnvironment.OUTPUT_PREFIX]: 'predictions/', [RuntimeEnvironment.BATCH_ROWS]: '1024' } })).not.toThrow();
   });
 });
 

@@ -10,7 +10,7 @@ export const MAX_CHUNK_SIZE = Size.mebibytes(256);
 export const DEFAULT_CHUNK_SIZE = Size.mebibytes(8);
 
 /** Rows per tensor call: the runtime accepts 1 to 1024 (its MAX_INSTANCES_PER_REQUEST). */
-export const DEFAULT_ROWS_PER_BATCH = 256;
+export const DEFAULT_ROWS_PER_BATCH = 1024;
 export const MAX_ROWS_PER_BATCH = 1024;
 
 /** SQS event source limits. @see https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html */

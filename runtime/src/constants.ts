@@ -70,4 +70,4 @@ export const BATCH_CHUNK_BYTES_DEFAULT = 8 * 1024 * 1024;
 export const BATCH_CHUNK_BYTES_MIN = 64 * 1024;
 
 /** Rows per tensor call while a batch input is streamed. */
-export const BATCH_ROWS_DEFAULT = 256;
+export const BATCH_ROWS_DEFAULT = 1024;

@@ -3,7 +3,8 @@
 // large one. CSV with a header (tabular task), JSON Lines (one instance a line) and images
 // (one result each) are read; results go to keys derived from the input key and its ETag
 // (batch/layout.ts), so a retry overwrites instead of duplicating, and every input row ends
-// as a prediction or as an error row that says why.
+// as a prediction or as an error row that says why. With an output table, predicted rows and
+// images are written to DynamoDB as well (batch/dynamo-sink.ts).
 //
 // An object up to BATCH_CHUNK_BYTES is processed in the invocation that got its notification,
 // as a plan of one chunk. A larger one is planned into byte-range chunks: the manifest is
@@ -11,6 +12,7 @@
 // invocation runs the chunks itself, one after another).
 import { BadRequestError, PayloadTooLargeError, toHttpError } from './errors';
 import { runChunk } from './batch/chunk-worker';
+import { writeRows } from './batch/dynamo-sink';
 import { completeIfAllDone, markDone } from './batch/completion';
 import { BatchLayout, cleanEtag, inputFormat } from './batch/layout';
 import { parseChunkMessage } from './batch/message';
@@ -158,9 +160,13 @@ async function processImage(ctx: BatchContext, ref: S3ObjectRef): Promise<BatchR
   }
   const output = layout.output(0, 'image');
   const errors = layout.errors(0);
+  const { outputTable } = service.config;
+  // As for a chunk: a failed image has no item, and an item that cannot be written fails the invocation.
+  const row = { chunk: 0, line: 1, offset: 0, prediction: predictions };
   await Promise.all([
     putText(s3, layout.bucket, output, JSON.stringify({ input: ctx.input, predictions, ...(error ? { error } : {}) }), 'json'),
     putText(s3, layout.bucket, errors, error ? JSON.stringify({ input: ctx.input, chunk: 0, line: 1, offset: 0, error }) + '\n' : '', 'jsonl'),
+    ...(outputTable && !error ? [writeRows({ table: outputTable, object: ctx.object, output: layout.uri(output) }, [row])] : []),
   ]);
   return finishSingle(ctx, ref, 'image', size, { chunk: 0, start: 0, end: size, rows: 1, failed: error ? 1 : 0, output, errors });
 }

@@ -113,6 +113,13 @@ export class InferenceService {
     return this.timed(vectors.length, () => tabular.predict(vectors));
   }
 
+  /** predictRows() before the answers are built: the model's output for `n` rows of features in one buffer (TabularPredictor.scores). */
+  public predictScores(flat: Float32Array, n: number): Promise<Float32Array> {
+    const tabular = this.tabular;
+    if (!tabular) throw new NotFoundError(`The model '${this.modelName}' serves the ${this.config.task.type} task, not tabular rows.`);
+    return this.timed(n, () => tabular.scores(flat, n));
+  }
+
   public predictRest(body: unknown): Promise<Record<string, unknown>> {
     return this.timed(batchOf(body), () => this.tensors.predictRest(body));
   }

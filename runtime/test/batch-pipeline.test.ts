@@ -16,7 +16,7 @@ import { startS3Server } from './support/s3-server';
 import { drainQueue, startSqsServer } from './support/sqs-server';
 import { createHandler } from '../src/handler';
 import { configFromEnv } from '../src/config';
-import { splitCsvLine } from '../src/batch/csv-line';
+import { readPlainFeatures, splitCsvLine } from '../src/batch/csv-line';
 import { ownedLines } from '../src/batch/lines';
 import { chunkRanges } from '../src/batch/plan';
 import type { AddressInfo } from 'node:net';
@@ -97,14 +97,14 @@ describe('chunk boundaries: every line is owned by exactly one chunk', () => {
 describe('batch settings from the environment', () => {
   const base = { SERVERLESS_TF_MODEL_URI: '/opt/model' };
 
-  test('defaults: no queue, 8 MiB chunks, 256 rows per tensor call', () => {
-    expect(configFromEnv(base)).toMatchObject({ batchQueueUrl: undefined, batchChunkBytes: 8 * 1024 * 1024, batchRows: 256 });
+  test('defaults: no queue, 8 MiB chunks, 1024 rows per tensor call', () => {
+    expect(configFromEnv(base)).toMatchObject({ batchQueueUrl: undefined, batchChunkBytes: 8 * 1024 * 1024, batchRows: 1024 });
   });
 
   test('reads the queue, the chunk size and the rows per call', () => {
     const queue = 'https://sqs.us-east-1.amazonaws.com/123456789012/batch';
-    expect(configFromEnv({ ...base, SERVERLESS_TF_BATCH_QUEUE_URL: queue, SERVERLESS_TF_BATCH_CHUNK_BYTES: '1048576', SERVERLESS_TF_BATCH_ROWS: '1024' }))
-      .toMatchObject({ batchQueueUrl: queue, batchChunkBytes: 1_048_576, batchRows: 1024 });
+    expect(configFromEnv({ ...base, SERVERLESS_TF_BATCH_QUEUE_URL: queue, SERVERLESS_TF_BATCH_CHUNK_BYTES: '1048576', SERVERLESS_TF_BATCH_ROWS: '100' }))
+      .toMatchObject({ batchQueueUrl: queue, batchChunkBytes: 1_048_576, batchRows: 100 });
   });
 
   test.each([
@@ -133,6 +133,57 @@ describe('CSV lines', () => {
     ['"5.1"x,3.5', /field 1 has characters after its closing quote/],
   ])('%s is malformed', (line, reason) => {
     expect(() => splitCsvLine(line)).toThrow(reason);
+  });
+});
+
+describe('reading plain numeric features without splitting the line', () => {
+  const PLAIN = /^-?(\d+\.?\d*|\.\d+)$/;
+  const plainDigits = (f: string) => f.replace(/[^0-9]/g, '').length;
+  // Plain decimals of up to 17 digits (the fast path takes 15), other number forms, blanks, text, quotes.
+  const field = fc.oneof(
+    fc.tuple(fc.boolean(), fc.stringMatching(/^\d{1,9}$/), fc.option(fc.stringMatching(/^\d{0,8}$/), { nil: undefined }))
+      .map(([neg, int, frac]) => `${neg ? '-' : ''}${int}${frac === undefined ? '' : `.${frac}`}`),
+    fc.double({ noNaN: true }).map(String),
+    fc.constantFrom('', ' 1.5', '1.5 ', '1e3', '+2', '.5', '-.25', '5.', '0x10', 'Infinity', '-0', '1.2.3', '-', '.', 'n/a', '1_000', '"3"', '"a,b"'),
+  );
+
+  test('the values Number() gives (as float32), or -1 for the general path (property)', () => {
+    fc.assert(fc.property(fc.array(field, { minLength: 1, maxLength: 8 }), fc.array(fc.nat(9), { minLength: 1, maxLength: 4 }), (fields, picks) => {
+      const line = fields.join(',');
+      const columns = splitCsvLine(line).length;
+      const featureAt = [...new Set(picks.map((p) => p % (columns + 1)))]; // one past the last column: absent
+      const featureOf = new Int32Array(columns).fill(-1);
+      featureAt.forEach((c, j) => { if (c < columns) featureOf[c] = j; });
+      const out = new Float32Array(3 + featureAt.length).fill(7);
+      const count = readPlainFeatures(line, featureOf, featureAt.length, out, 3);
+      const parsed = splitCsvLine(line);
+      const fast = !line.includes('"') && featureAt.every((c) => c < parsed.length && PLAIN.test(parsed[c]) && plainDigits(parsed[c]) <= 15);
+      expect(count).toBe(fast ? parsed.length : -1);
+      if (fast) featureAt.forEach((c, j) => expect(Object.is(out[3 + j], Math.fround(Number(parsed[c])))).toBe(true));
+      expect(Array.from(out.subarray(0, 3))).toEqual([7, 7, 7]);
+    }), { numRuns: 2000 });
+  });
+
+  test.each([
+    ['5.1,3.5,1.4,0.2', [0, 1, 2, 3], 4, [5.1, 3.5, 1.4, 0.2]],
+    ['id-7,-0.25,.5,5.,x y z', [1, 2, 3], 5, [-0.25, 0.5, 5]],
+    ['123456789012345,0', [0], 2, [123456789012345]],
+  ])('%s', (line, columns, count, values) => {
+    const featureOf = new Int32Array(count).fill(-1);
+    columns.forEach((c, j) => { featureOf[c] = j; });
+    const out = new Float32Array(columns.length);
+    expect(readPlainFeatures(line, featureOf, columns.length, out, 0)).toBe(count);
+    expect(Array.from(out)).toEqual(values.map(Math.fround));
+  });
+
+  test.each([
+    ['1234567890123456,0', 'sixteen digits'],
+    ['1e3,0', 'an exponent'],
+    [' 1,0', 'a space'],
+    [',0', 'an empty feature'],
+    ['"1",0', 'a quote'],
+  ])('%s takes the general path (%s)', (line) => {
+    expect(readPlainFeatures(line, Int32Array.from([0, -1]), 1, new Float32Array(1), 0)).toBe(-1);
   });
 });
 
@@ -475,5 +526,37 @@ describe('a large CSV through S3 notifications, SQS chunk messages and the handl
     expect(answer.results[0].chunks).toBeGreaterThan(1);
     const { predicted, failed } = await jsonLinesOutcome(base, answer.results[0].chunks);
     expect([...predicted, ...failed].sort((a, b) => a - b)).toEqual(offsets);
+  }, 60_000);
+
+  const OUTPUT_NAMES = ['p_setosa', 'p_versicolor', 'p_virginica'];
+  test.each([
+    ['labels with softmax', { ...TASK, softmax: true }, ['prediction', 'score']],
+    ['named outputs', { type: 'tabular' as const, features: [...IRIS_FEATURES], outputNames: OUTPUT_NAMES }, OUTPUT_NAMES],
+    ['raw outputs', { type: 'tabular' as const, features: [...IRIS_FEATURES] }, ['prediction']],
+  ])('the CSV prediction columns (%s) are what :predict answers for the same row', async (name, task, columns) => {
+    // GIVEN 3,000 rows, some quoted (read by the general path), most plain (read without splitting)
+    const data = generateCsv(3000, 77);
+    const key = `in/columns-${name.replace(/ /g, '-')}.csv`;
+    const { etag, size } = await put(key, data.body);
+    const service = await serviceFor(modelDir, task, { modelName: 'iris', outputPrefix: PREFIX, batchRows: 100 });
+
+    // WHEN the object is predicted in one invocation
+    const answer = await createHandler(service, { s3 })(s3Event(BUCKET, key, etag, size)) as { results: { success?: string }[] };
+    expect(answer.results[0].success).toMatch(/_SUCCESS\.json$/);
+
+    // THEN every good row's prediction columns equal the first entry (or the values) of the route's answer
+    const good = data.rows.filter((r) => !r.malformed);
+    const records = parse(await text(`${PREFIX}${key}/${etag.replace(/"/g, '')}/chunk-00000.csv`), { columns: true }) as Record<string, string>[];
+    expect(records.map((r) => Number(r.id))).toEqual(good.map((r) => r.id));
+    const expected: unknown[] = [];
+    for (let i = 0; i < good.length; i += 500) {
+      expected.push(...await service.predictRows(good.slice(i, i + 500).map((r) => Float32Array.from(r.fields.slice(1, 5), Number))));
+    }
+    const fromRoute = expected.map((e) => {
+      if ('outputNames' in task) return columns.map((c) => String((e as Record<string, number>)[c]));
+      if ('labels' in task) return [(e as { label: string }[])[0].label, String((e as { score: number }[])[0].score)];
+      return [JSON.stringify(e)];
+    });
+    expect(records.map((r) => columns.map((c) => r[c]))).toEqual(fromRoute);
   }, 60_000);
 });

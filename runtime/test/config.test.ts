@@ -12,7 +12,7 @@ describe('configFromEnv', () => {
       maxBodyBytes: 6 * 1024 * 1024, maxImagePixels: 40_000_000, cacheDir: '/tmp/serverless-tf/models',
       outputBucket: undefined, outputPrefix: 'predictions/',
       batchMaxSize: 'auto', batchMaxWaitMs: 'auto',
-      batchQueueUrl: undefined, batchChunkBytes: 8 * 1024 * 1024, batchRows: 256,
+      batchQueueUrl: undefined, batchChunkBytes: 8 * 1024 * 1024, batchRows: 1024,
       jobs: undefined, corsAllowOrigins: undefined,
     });
   });

@@ -6,8 +6,9 @@
 // DynamoDB too (batch/dynamo-sink.ts).
 import { toHttpError, UnprocessableError } from '../errors';
 import { isObject } from '../config';
-import { CsvLineError, csvField, splitCsvLine } from './csv-line';
+import { CsvLineError, csvField, readPlainFeatures, splitCsvLine } from './csv-line';
 import { MAX_LINE_BYTES, ownedLines } from './lines';
+import { round, top1 } from '../tasks/postprocess';
 import { putText } from './s3-io';
 import { writeRows } from './dynamo-sink';
 import type { InferenceService } from '../service';
@@ -78,7 +79,7 @@ export async function runChunk(ctx: BatchContext, spec: ChunkSpec, bytes: AsyncI
   await Promise.all([
     putText(ctx.s3, layout.bucket, output, sink.out.join(''), spec.format),
     putText(ctx.s3, layout.bucket, errors, errorBody, 'jsonl'),
-    ...(outputTable && sink.table ? [writeRows(outputTable, ctx.object, sink.table)] : []),
+    ...(outputTable && sink.table ? [writeRows({ table: outputTable, object: ctx.object, output: ctx.layout.uri(output) }, sink.table)] : []),
   ]);
   return { chunk: spec.index, start: spec.start, end: spec.end, rows: sink.rows, failed: sink.errors.length, output, errors, ...(header !== undefined ? { header } : {}) };
 }
@@ -104,8 +105,10 @@ async function predictGroup<T, R>(items: readonly T[], run: (items: readonly T[]
 async function csvRows(ctx: BatchContext, spec: ChunkSpec, lines: AsyncIterable<Line[]>, sink: Sink): Promise<ChunkSpec['header']> {
   const { service } = ctx;
   const tabular = service.tabular;
+  const format = predictionFields(service);
   let columns: string[] | undefined;
   let featureAt: number[] = [];
+  let featureOf: Int32Array | undefined;
   let header: ChunkSpec['header'];
   let headerError: string | undefined;
   const useHeader = (text: string, offset: number) => {
@@ -119,26 +122,53 @@ async function csvRows(ctx: BatchContext, spec: ChunkSpec, lines: AsyncIterable<
       headerError = `The CSV header line cannot be read (${(err as Error).message}), so no row can be matched to the model's features.`;
     }
     featureAt = tabular ? tabular.features.map((f) => columns!.indexOf(f)) : [];
+    // The fast path's map from column to feature; none when a feature has no column (every row then fails, worded by the general path).
+    featureOf = undefined;
+    if (tabular && featureAt.every((c) => c >= 0)) {
+      featureOf = new Int32Array(columns.length).fill(-1);
+      featureAt.forEach((c, j) => { featureOf![c] = j; });
+    }
   };
   if (spec.header) useHeader(spec.header.text, spec.header.offset);
 
-  // A group's feature vectors are views into one buffer: one allocation per group, not per row.
+  // A group's feature vectors are rows of one buffer, predicted as one [n, width] tensor.
+  // The buffer is reused: flush() is awaited before the next row is read into it.
   const width = tabular?.features.length ?? 0;
   const groupSize = service.config.batchRows;
-  let values = new Float32Array(groupSize * width);
-  let group: Row<{ pad: string; vector: Float32Array }>[] = [];
+  const values = new Float32Array(groupSize * width);
+  const group: Line[] = [];
+  const missing: number[] = []; // fields a short row lacks, padded with empty fields in the output
   const flush = async () => {
-    if (group.length === 0) return;
-    const current = group;
-    group = [];
-    values = new Float32Array(groupSize * width);
-    const results = await predictGroup(current.map((r) => r.value.vector), (vs) => service.predictRows(vs));
-    current.forEach((r, i) => {
-      const result = results[i];
-      if (result instanceof Error) return fail(sink, spec, r.line, toHttpError(result).message);
-      sink.out.push(`${r.line.text}${r.value.pad},${predictionFields(result)}\n`);
-      sink.table?.push({ chunk: spec.index, line: r.line.no, offset: r.line.offset, prediction: result, text: r.line.text });
-    });
+    const n = group.length;
+    if (n === 0) return;
+    let scores: Float32Array | undefined;
+    let perRow: (Float32Array | Error)[] | undefined;
+    try {
+      scores = await service.predictScores(values.subarray(0, n * width), n);
+    } catch (err) {
+      // The group failed as a whole with a client error: predict each row to find the bad ones.
+      if (n === 1 || toHttpError(err).statusCode >= 500) throw err;
+      perRow = [];
+      for (let i = 0; i < n; i++) {
+        perRow.push(await service.predictScores(values.subarray(i * width, (i + 1) * width), 1).catch((e: Error) => e));
+      }
+    }
+    const outWidth = scores ? scores.length / n : 0;
+    for (let i = 0; i < n; i++) {
+      const line = group[i];
+      // The group's output is one flat buffer; a row predicted alone has its own.
+      const row = scores ?? perRow![i];
+      const at = scores ? i * outWidth : 0;
+      if (row instanceof Error) {
+        fail(sink, spec, line, toHttpError(row).message);
+        continue;
+      }
+      const width = scores ? outWidth : row.length;
+      sink.out.push(`${line.text}${missing[i] ? ','.repeat(missing[i]) : ''},${format(row, at, width)}\n`);
+      sink.table?.push({ chunk: spec.index, line: line.no, offset: line.offset, prediction: tabular!.answer(row.subarray(at, at + width)), text: line.text });
+    }
+    group.length = 0;
+    missing.length = 0;
   };
 
   for await (const batch of lines) {
@@ -158,20 +188,25 @@ async function csvRows(ctx: BatchContext, spec: ChunkSpec, lines: AsyncIterable<
       try {
         if (headerError) throw new UnprocessableError(headerError);
         if (!tabular) throw new UnprocessableError(`CSV input needs the tabular task; this model serves ${service.config.task.type}. Upload JSON Lines instead.`);
-        const fields = splitCsvLine(line.text);
-        if (fields.length > columns.length) throw new UnprocessableError(`${where(spec, line)} has ${fields.length} fields; the header has ${columns.length}.`);
-        const vector = values.subarray(group.length * width, (group.length + 1) * width);
-        if (!parseFeatures(fields, featureAt, vector)) {
-          // The task's own check says what is wrong (missing feature, not a number).
-          tabular.vector(featureValues(fields, featureAt, columns), where(spec, line));
-          throw new UnprocessableError(`${where(spec, line)}: the features could not be read.`);
+        // Most rows are plain numbers: read them without splitting the line; others take split and check.
+        let count = featureOf ? readPlainFeatures(line.text, featureOf, width, values, group.length * width) : -1;
+        if (count < 0) {
+          const fields = splitCsvLine(line.text);
+          count = fields.length;
+          if (count <= columns.length && !parseFeatures(fields, featureAt, values, group.length * width)) {
+            // The task's own check says what is wrong (missing feature, not a number).
+            tabular.vector(featureValues(fields, featureAt, columns), where(spec, line));
+            throw new UnprocessableError(`${where(spec, line)}: the features could not be read.`);
+          }
         }
-        group.push({ line, value: { pad: fields.length < columns.length ? ','.repeat(columns.length - fields.length) : '', vector } });
+        if (count > columns.length) throw new UnprocessableError(`${where(spec, line)} has ${count} fields; the header has ${columns.length}.`);
+        group.push(line);
+        missing.push(columns.length - count);
       } catch (err) {
         fail(sink, spec, line, rowReason(err, spec, line));
         continue;
       }
-      if (group.length >= service.config.batchRows) await flush();
+      if (group.length >= groupSize) await flush();
     }
   }
   await flush();
@@ -179,17 +214,17 @@ async function csvRows(ctx: BatchContext, spec: ChunkSpec, lines: AsyncIterable<
 }
 
 /**
- * Fast path for a row whose features are all finite numbers: writes them into `out` in model
- * order. False sends the row to the task's own check, which words the error (an empty or
- * blank field is missing, not 0).
+ * Fast path for a row whose features are all finite numbers: writes them into `out` from
+ * `at` on, in model order. False sends the row to the task's own check, which words the
+ * error (an empty or blank field is missing, not 0).
  */
-function parseFeatures(fields: readonly string[], featureAt: readonly number[], out: Float32Array): boolean {
+function parseFeatures(fields: readonly string[], featureAt: readonly number[], out: Float32Array, at: number): boolean {
   for (let j = 0; j < featureAt.length; j++) {
     const text = fields[featureAt[j]];
     if (text === undefined) return false;
     const n = +text;
     if (!Number.isFinite(n) || (n === 0 && text.trim() === '')) return false;
-    out[j] = n;
+    out[at + j] = n;
   }
   return true;
 }
@@ -222,18 +257,30 @@ export function predictionHeader(service: InferenceService): string[] {
   return ['prediction'];
 }
 
-const labelFields = new Map<string, string>();
-
-/** The prediction columns of one row, as CSV: top label and score, named outputs, or the raw output as JSON. */
-function predictionFields(r: unknown): string {
-  if (Array.isArray(r) && r.length > 0 && isObject(r[0]) && 'label' in r[0]) {
-    const label = String(r[0].label);
-    let field = labelFields.get(label);
-    if (field === undefined) labelFields.set(label, field = csvField(label));
-    return `${field},${String(r[0].score)}`;
+/**
+ * The prediction columns of one row of model output, as CSV (predictionHeader() names them):
+ * top label and score, named outputs, or the raw output as JSON. The same values as the
+ * first entry of the :predict answer, without building it for every row.
+ */
+function predictionFields(service: InferenceService): (scores: Float32Array, at: number, width: number) => string {
+  const task = service.config.task;
+  if (task.type === 'tabular' && task.labels) {
+    const labels = task.labels.map(csvField);
+    const softmax = task.softmax ?? false;
+    return (scores, at, width) => {
+      const best = top1(scores, softmax, at, width);
+      return `${labels[best.index] ?? best.index},${best.score}`;
+    };
   }
-  if (isObject(r)) return Object.values(r).map((v) => csvField(String(v))).join(',');
-  return csvField(JSON.stringify(r));
+  if (task.type === 'tabular' && task.outputNames) {
+    const n = task.outputNames.length;
+    return (scores, at) => {
+      let fields = String(round(scores[at]));
+      for (let j = 1; j < n; j++) fields += `,${round(scores[at + j])}`;
+      return fields;
+    };
+  }
+  return (scores, at, width) => csvField(JSON.stringify(Array.from(scores.subarray(at, at + width), round)));
 }
 
 async function jsonRows(ctx: BatchContext, spec: ChunkSpec, lines: AsyncIterable<Line[]>, sink: Sink): Promise<undefined> {

@@ -61,19 +61,26 @@ export class TabularPredictor {
   /** Predicts a batch of rows, built with vector(). */
   public async predict(vectors: readonly Float32Array[]): Promise<TabularPrediction[]> {
     if (vectors.length === 0) return [];
-    if (vectors.length > MAX_INSTANCES_PER_REQUEST) {
-      throw new UnprocessableError(`${vectors.length} rows in one request; the limit is ${MAX_INSTANCES_PER_REQUEST}. Split the request or use batch inference.`);
-    }
     const width = this.task.features.length;
     const flat = new Float32Array(vectors.length * width);
     vectors.forEach((v, i) => flat.set(v, i * width));
-    const x = this.tf.tensor2d(flat, [vectors.length, width], 'float32');
+    return rows(await this.scores(flat, vectors.length), vectors.length).map((r) => this.answer(r));
+  }
+
+  /**
+   * The model's raw output for `n` rows of features laid out one after another in `flat`:
+   * [n, outputs] values, for callers that format answers themselves, such as the batch
+   * worker's CSV columns; answer() turns one row of it into what predict() returns.
+   */
+  public async scores(flat: Float32Array, n: number): Promise<Float32Array> {
+    if (n > MAX_INSTANCES_PER_REQUEST) {
+      throw new UnprocessableError(`${n} rows in one request; the limit is ${MAX_INSTANCES_PER_REQUEST}. Split the request or use batch inference.`);
+    }
+    const x = this.tf.tensor2d(flat, [n, this.task.features.length], 'float32');
     let outputs: Record<string, Tensor> = {};
     try {
       outputs = await this.model.run({ [this.input.name]: x });
-      const y = outputs[this.model.outputs[0].name];
-      const data = await y.data() as Float32Array;
-      return rows(data, vectors.length).map((r) => this.answer(r));
+      return await outputs[this.model.outputs[0].name].data() as Float32Array;
     } finally {
       x.dispose();
       for (const t of Object.values(outputs)) t.dispose();
@@ -84,7 +91,8 @@ export class TabularPredictor {
     await this.predict([new Float32Array(this.task.features.length)]);
   }
 
-  private answer(row: ArrayLike<number>): TabularPrediction {
+  /** One row of scores() as predict() answers it: labelled classes, named outputs or the raw values. */
+  public answer(row: ArrayLike<number>): TabularPrediction {
     if (this.task.labels) return topK(row, this.task.labels, this.task.topK ?? this.task.labels.length, this.task.softmax);
     if (this.task.outputNames) return Object.fromEntries(this.task.outputNames.map((n, i) => [n, round(row[i])]));
     return Array.from(row, round);
