@@ -6,11 +6,11 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { configWithDefaults, parseTaskConfig, BACKEND_SETTINGS, MODEL_FORMATS } from './config';
+import { configWithDefaults, parseTaskConfig, batchSetting, modelName, oneOf, positiveInt, BACKEND_SETTINGS, BATCH_MAX_SIZE_LIMIT, BATCH_MAX_WAIT_MS_LIMIT, MODEL_FORMATS } from './config';
 import { InferenceService } from './service';
 import { startLocalServer } from './local-server';
 import { createObservability } from './observability';
-import type { BackendSetting, ModelFormatSetting, RuntimeConfig } from './config';
+import type { RuntimeConfig } from './config';
 
 const DEMO_MODEL = fileURLToPath(new URL('../models/mobilenet_v2/', import.meta.url));
 const SAMPLES = fileURLToPath(new URL('../samples/', import.meta.url));
@@ -19,7 +19,11 @@ const IMAGE_FILE = /\.(jpe?g|png|webp|gif)$/i;
 const USAGE = `Usage:
   serverless-tf serve --model DIR|s3://bucket/prefix/ --task TASK.json|'{"type":...}' [--name NAME] [--port 8080] [--host 127.0.0.1]
                       [--backend ${BACKEND_SETTINGS.join('|')}] [--format ${MODEL_FORMATS.join('|')}] [--max-body-bytes N]
+                      [--batch-max-size auto|1-${BATCH_MAX_SIZE_LIMIT}] [--batch-max-wait-ms auto|0-${BATCH_MAX_WAIT_MS_LIMIT}]
   serverless-tf serve --demo [--port 8080]      serve the demo MobileNetV2 as the model "demo"
+
+  Dynamic batching (concurrent requests run as one tensor call): auto is on for the native
+  backends (16 rows, 5 ms) and off on wasm and cpu; --batch-max-size 1 turns it off.
   serverless-tf demo [--serve] [--port 8080]    classify the sample photographs (and keep serving)
 `;
 
@@ -27,6 +31,7 @@ const OPTIONS = {
   model: { type: 'string' }, task: { type: 'string' }, name: { type: 'string' },
   port: { type: 'string' }, host: { type: 'string' }, backend: { type: 'string' },
   format: { type: 'string' }, 'max-body-bytes': { type: 'string' },
+  'batch-max-size': { type: 'string' }, 'batch-max-wait-ms': { type: 'string' },
   demo: { type: 'boolean' }, serve: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -60,11 +65,20 @@ async function userConfig(flags: Flags): Promise<RuntimeConfig> {
   return configWithDefaults({
     modelUri: flags.model,
     task: parseTaskConfig(taskText, flags.task.trim().startsWith('{') ? '--task' : flags.task),
-    ...(flags.name ? { modelName: flags.name } : {}),
-    ...(flags.backend ? { backend: flags.backend as BackendSetting } : {}),
-    ...(flags.format ? { modelFormat: flags.format as ModelFormatSetting } : {}),
-    ...(flags['max-body-bytes'] ? { maxBodyBytes: Number(flags['max-body-bytes']) } : {}),
+    ...(flags.name !== undefined ? { modelName: modelName(flags.name, '--name') } : {}),
+    ...(flags.format !== undefined ? { modelFormat: oneOf('--format', flags.format, MODEL_FORMATS) } : {}),
+    ...(flags['max-body-bytes'] !== undefined ? { maxBodyBytes: positiveInt('--max-body-bytes', flags['max-body-bytes'], 0) } : {}),
+    ...runtimeFlags(flags),
   });
+}
+
+/** The flags `serve --demo` takes too, checked as the function's environment is. */
+function runtimeFlags(flags: Flags): Partial<RuntimeConfig> {
+  return {
+    ...(flags.backend !== undefined ? { backend: oneOf('--backend', flags.backend, BACKEND_SETTINGS) } : {}),
+    batchMaxSize: batchSetting('--batch-max-size', flags['batch-max-size'], 1, BATCH_MAX_SIZE_LIMIT),
+    batchMaxWaitMs: batchSetting('--batch-max-wait-ms', flags['batch-max-wait-ms'], 0, BATCH_MAX_WAIT_MS_LIMIT),
+  };
 }
 
 async function demoConfig(flags: Flags): Promise<RuntimeConfig> {
@@ -72,7 +86,7 @@ async function demoConfig(flags: Flags): Promise<RuntimeConfig> {
     throw new UsageError('The demo model is not converted yet: run `npx projen runtime:build` (or `npm run demo-model` in runtime/).');
   }
   const task = parseTaskConfig(await readFile(join(DEMO_MODEL, 'task.json'), 'utf8'), join(DEMO_MODEL, 'task.json'));
-  return configWithDefaults({ modelUri: DEMO_MODEL, task, modelName: 'demo', ...(flags.backend ? { backend: flags.backend as BackendSetting } : {}) });
+  return configWithDefaults({ modelUri: DEMO_MODEL, task, modelName: 'demo', ...runtimeFlags(flags) });
 }
 
 async function serve(config: RuntimeConfig, flags: Flags): Promise<void> {
@@ -80,7 +94,7 @@ async function serve(config: RuntimeConfig, flags: Flags): Promise<void> {
   const server = await startLocalServer(service, { port: Number(flags.port ?? 8080), host: flags.host ?? '127.0.0.1' });
   const info = service.info;
   process.stdout.write(`Serving model "${info.modelName}" (${info.format}, ${info.task}) on backend ${info.backend.name} at ${server.url}\n`
-    + `  loaded and warmed in ${info.loadMs} ms\n`
+    + `  loaded and warmed in ${info.loadMs} ms; dynamic batching ${batchingText(service)}\n`
     + `  try: curl -s ${server.url}/v1/models/${info.modelName}\n`
     + (info.task === 'image-classification' ? `       curl -s --data-binary @photo.jpg -H 'Content-Type: image/jpeg' ${server.url}/classify\n` : '')
     + 'Ctrl-C stops it.\n');
@@ -89,6 +103,11 @@ async function serve(config: RuntimeConfig, flags: Flags): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+function batchingText(service: InferenceService): string {
+  const { maxBatchSize, maxWaitMs, reason } = service.batching;
+  return maxBatchSize > 1 ? `up to ${maxBatchSize} rows, ${maxWaitMs} ms wait (${reason})` : `off (${reason})`;
 }
 
 async function demo(flags: Flags): Promise<void> {

@@ -244,14 +244,14 @@ function validateTopK(topK: unknown, source: string): void {
   }
 }
 
-function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+export function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) {
     throw new ConfigurationError(`${name} must be one of ${allowed.join(', ')}; got "${value}".`);
   }
   return value as T;
 }
 
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
+export function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigurationError(`${name} must be a positive whole number; got "${value}".`);
@@ -259,7 +259,7 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
 }
 
 /** 'auto' (or unset), or a whole number in [min, max]. */
-function batchSetting(name: string, value: string | undefined, min: number, max: number): BatchSetting {
+export function batchSetting(name: string, value: string | undefined, min: number, max: number): BatchSetting {
   if (value === undefined || value.trim() === '' || value.trim() === 'auto') return 'auto';
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < min || n > max) {
@@ -278,9 +278,9 @@ function intInRange(name: string, value: string | undefined, fallback: number, m
   return n;
 }
 
-function modelName(name: string): string {
+export function modelName(name: string, source: string = ENV.MODEL_NAME): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {
-    throw new ConfigurationError(`${ENV.MODEL_NAME} must be 1-128 letters, digits, '.', '_' or '-' (it appears in URLs); got "${name}".`);
+    throw new ConfigurationError(`${source} must be 1-128 letters, digits, '.', '_' or '-' (it appears in URLs); got "${name}".`);
   }
   return name;
 }

@@ -9,7 +9,16 @@ import { getJob, submitJob } from './jobs/api';
 import type { HttpRequest, HttpResponse } from './http';
 import type { InferenceService } from './service';
 
-type Handler = (service: InferenceService, req: HttpRequest, params: Record<string, string>) => Promise<HttpResponse> | HttpResponse;
+type Handler = (service: InferenceService, req: HttpRequest, params: Record<string, string>, options: Required<RouteOptions>) => Promise<HttpResponse> | HttpResponse;
+
+export interface RouteOptions {
+  /**
+   * The largest body accepted, in bytes (a multipart image included).
+   * Default: the service's SERVERLESS_TF_MAX_BODY_BYTES, Lambda's synchronous payload limit.
+   * The jobs worker passes the job input limit: an input read from S3 is not a Lambda payload.
+   */
+  readonly maxBodyBytes?: number;
+}
 
 interface Route {
   readonly pattern: RegExp;
@@ -34,8 +43,9 @@ const ROUTES: readonly Route[] = [
 ];
 
 /** Routes one request. Never throws: every failure is a JSON error response. */
-export async function route(service: InferenceService, req: HttpRequest): Promise<HttpResponse> {
-  return withCors(service.config.corsAllowOrigins, req, await routeRequest(service, req));
+export async function route(service: InferenceService, req: HttpRequest, options: RouteOptions = {}): Promise<HttpResponse> {
+  const settled = { maxBodyBytes: options.maxBodyBytes ?? service.config.maxBodyBytes };
+  return withCors(service.config.corsAllowOrigins, req, await routeRequest(service, req, settled));
 }
 
 /** CORS headers on every answer, errors included, for the configured origins. */
@@ -47,7 +57,7 @@ function withCors(allowed: readonly string[] | undefined, req: HttpRequest, res:
   return { ...res, headers: { ...res.headers, 'Access-Control-Allow-Origin': value, ...(value === '*' ? {} : { Vary: 'Origin' }) } };
 }
 
-async function routeRequest(service: InferenceService, req: HttpRequest): Promise<HttpResponse> {
+async function routeRequest(service: InferenceService, req: HttpRequest, options: Required<RouteOptions>): Promise<HttpResponse> {
   try {
     const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
     const found = ROUTES.map((r) => ({ r, m: r.pattern.exec(path) })).find((x) => x.m);
@@ -60,15 +70,15 @@ async function routeRequest(service: InferenceService, req: HttpRequest): Promis
       const allow = Object.keys(found.r.methods);
       throw new MethodNotAllowedError(`${req.method} is not allowed on ${req.path}; use ${allow.join(' or ')}.`, allow);
     }
-    if (req.body.length > service.config.maxBodyBytes) {
+    if (req.body.length > options.maxBodyBytes) {
       const large = path.startsWith('/jobs')
         ? 'For a large input, POST /jobs with {"upload":{"contentType":"<type>"}} and PUT the input to the uploadUrl it answers.'
         : 'Send a smaller input, or use asynchronous jobs (POST /jobs) for large inputs.';
-      throw new PayloadTooLargeError(`The body is ${req.body.length} bytes; the limit is ${service.config.maxBodyBytes} bytes (Lambda's synchronous payload limit is 6 MB). ${large}`);
+      throw new PayloadTooLargeError(`The body is ${req.body.length} bytes; the limit is ${options.maxBodyBytes} bytes (Lambda's synchronous payload limit is 6 MB). ${large}`);
     }
     const params: Record<string, string> = found.m[1] !== undefined ? { name: found.m[1] } : {};
     if (params.name !== undefined) service.checkModelName(params.name);
-    return await handler(service, req, params);
+    return await handler(service, req, params, options);
   } catch (err) {
     const res = errorResponse(err);
     if (res.errorKind) service.obs.error(res.errorKind);
@@ -125,16 +135,16 @@ async function predict(service: InferenceService, req: HttpRequest): Promise<Htt
   return jsonResponse(200, await service.predictRest(body));
 }
 
-async function classify(service: InferenceService, req: HttpRequest): Promise<HttpResponse> {
+async function classify(service: InferenceService, req: HttpRequest, _params: Record<string, string>, options: Required<RouteOptions>): Promise<HttpResponse> {
   service.requireImages();
-  const image = await imageFrom(service, req);
+  const image = await imageFrom(req, options.maxBodyBytes);
   const [result] = await service.classify([image]);
   if (result instanceof Error) throw result;
   return jsonResponse(200, { predictions: result });
 }
 
 /** The image bytes of a /classify request: raw image body, multipart field `image`, or JSON `{"b64": ...}`. */
-async function imageFrom(service: InferenceService, req: HttpRequest): Promise<Uint8Array> {
+async function imageFrom(req: HttpRequest, maxBodyBytes: number): Promise<Uint8Array> {
   const contentType = req.headers['content-type'];
   const type = mediaType(contentType);
   if (req.body.length === 0) throw new BadRequestError('The body is empty: send image bytes (image/jpeg, image/png, image/webp or image/gif) or multipart/form-data with a field "image".');
@@ -142,7 +152,7 @@ async function imageFrom(service: InferenceService, req: HttpRequest): Promise<U
     return req.body;
   }
   if (type === 'multipart/form-data') {
-    const file = await readMultipartFile(req.body, contentType!, { field: 'image', maxBytes: service.config.maxBodyBytes });
+    const file = await readMultipartFile(req.body, contentType!, { field: 'image', maxBytes: maxBodyBytes });
     return file.bytes;
   }
   if (type === 'application/json') {

@@ -37,6 +37,7 @@ test('serve --model DIR --task JSON: a user\'s model on loopback, stopped cleanl
   try {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(output()).toMatch(/Serving model "iris" \(layers, tabular\) on backend wasm/);
+    expect(output()).toMatch(/dynamic batching off \(auto: off for the wasm backend/);
     const res = await fetch(`${url}/v1/models/iris:predict`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: `${IRIS_FEATURES.join(',')}\n5.1,3.5,1.4,0.2\n` });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { predictions: { label: string }[][] }).predictions[0][0].label).toBe('setosa');
@@ -57,6 +58,21 @@ test('serve --demo: the demo model under the name "demo"', async () => {
   }
 });
 
+test('serve --batch-max-size --batch-max-wait-ms: batching turned on by flag, concurrent requests each get their own answer', async () => {
+  const { child, url, output } = await startServe(['--demo', '--batch-max-size', '4', '--batch-max-wait-ms', '20']);
+  try {
+    expect(output()).toMatch(/dynamic batching up to 4 rows, 20 ms wait \(configured\)/);
+    const photos = ['chelsea.png', 'rocket.jpg', 'chelsea.png', 'rocket.jpg', 'chelsea.png', 'rocket.jpg'];
+    const answers = await Promise.all(photos.map(async (name) => {
+      const res = await fetch(`${url}/classify`, { method: 'POST', headers: { 'content-type': name.endsWith('.png') ? 'image/png' : 'image/jpeg' }, body: new Uint8Array(await sample(name)) });
+      return { status: res.status, label: ((await res.json()) as { predictions: { label: string }[] }).predictions[0].label };
+    }));
+    expect(answers).toEqual(photos.map((name) => ({ status: 200, label: name === 'chelsea.png' ? 'Neutral' : 'Drawing' })));
+  } finally {
+    await stop(child);
+  }
+});
+
 test('demo: classifies every sample photograph and prints the top labels', async () => {
   const { stdout } = await run(process.execPath, [BIN, 'demo'], { timeout: 60_000 });
   expect(stdout).toMatch(/on backend wasm/);
@@ -69,4 +85,16 @@ test('usage errors exit non-zero with a message and the usage', async () => {
   await expect(run(process.execPath, [BIN, 'serve'])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/serve needs --model and --task[\s\S]*Usage:/) });
   await expect(run(process.execPath, [BIN, 'train'])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/Unknown command "train"/) });
   await expect(run(process.execPath, [BIN, 'serve', '--model', '/nonexistent', '--task', '{"type":"tensor"}'])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/nonexistent/) });
+});
+
+test.each([
+  [['--batch-max-size', 'lots'], /--batch-max-size must be "auto" or a whole number from 1 to 1024; got "lots"/],
+  [['--batch-max-wait-ms', '5000'], /--batch-max-wait-ms must be "auto" or a whole number from 0 to 1000; got "5000"/],
+  [['--max-body-bytes', '6MB'], /--max-body-bytes must be a positive whole number; got "6MB"/],
+  [['--backend', 'tpu'], /--backend must be one of auto, .*; got "tpu"/],
+  [['--format', 'onnx'], /--format must be one of auto, .*; got "onnx"/],
+  [['--name', 'my model'], /--name must be 1-128 letters, digits/],
+])('serve %j is refused before anything loads, naming the flag', async (flags, message) => {
+  await expect(run(process.execPath, [BIN, 'serve', '--model', '/nonexistent', '--task', '{"type":"tensor"}', ...flags]))
+    .rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(message) });
 });

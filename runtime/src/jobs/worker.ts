@@ -111,12 +111,15 @@ async function execute(service: InferenceService, jobs: JobsConfig, store: JobSt
   if (input === 'too-large') {
     return finish(service, jobs, store, job.jobId, { status: JOB_STATUS.FAILED, statusCode: 413, error: `The input is over the ${MAX_JOB_INPUT_BYTES} bytes a job reads. Send a smaller input.` }, [JOB_STATUS.RUNNING], requestId);
   }
-  const res = await route(withBodyLimit(service, MAX_JOB_INPUT_BYTES), {
+  // Inputs come from S3, so Lambda's synchronous payload limit (the service's body limit)
+  // does not apply to a job; MAX_JOB_INPUT_BYTES, checked when the input was read, does.
+  const limits = { maxBodyBytes: Math.max(service.config.maxBodyBytes, MAX_JOB_INPUT_BYTES) };
+  const res = await route(service, {
     method: 'POST',
     path: routePath(running.route, service.modelName),
     headers: running.contentType ? { 'content-type': running.contentType } : {},
     body: input,
-  });
+  }, limits);
   if (res.statusCode >= 500) {
     const message = errorOf(res.body);
     await store.recordTransientError(job.jobId, message);
@@ -165,16 +168,6 @@ async function readInput(bucket: string, key: string): Promise<Buffer | 'missing
     if ((err as Error).name === 'NoSuchKey' || (err as Error).name === 'NotFound') return 'missing';
     throw err;
   }
-}
-
-/**
- * The service as the job path sees it: inputs come from S3, so Lambda's synchronous
- * payload limit (the service's body limit) does not apply; MAX_JOB_INPUT_BYTES does.
- * Everything else is the very same service (model, batching, observability).
- */
-function withBodyLimit(service: InferenceService, maxBodyBytes: number): InferenceService {
-  if (service.config.maxBodyBytes >= maxBodyBytes) return service;
-  return Object.create(service, { config: { value: { ...service.config, maxBodyBytes } } }) as InferenceService;
 }
 
 function errorOf(body: string): string {
