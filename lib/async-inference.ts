@@ -1,10 +1,12 @@
 // Asynchronous jobs for a TensorFlowFunction: inputs too large or too slow for a synchronous
-// request go in through `POST /jobs` (or a presigned S3 upload), travel through an encrypted
-// SQS queue with a dead-letter queue to the same function, and leave their status and result
-// location in DynamoDB (with TTL) for `GET /jobs/{id}`; optionally a notification on completion.
+// request go in through `POST /jobs` on a REST or HTTP API (or a presigned S3 upload),
+// travel through an encrypted SQS queue with a dead-letter queue to the same function, and
+// leave their status and result location in DynamoDB (with TTL) for `GET /jobs/{id}`;
+// optionally a notification on completion.
 // The runtime does the job API and the work; this construct builds and wires the resources.
 import { Annotations, Duration, Names, RemovalPolicy, Stack, Token, Tokenization, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -19,6 +21,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { IConstruct } from 'constructs';
 import type { InferenceApi } from './inference-api';
+import type { InferenceHttpApi } from './inference-http-api';
 import type { InferenceMonitoring, MonitoringThresholds } from './inference-monitoring';
 import { acknowledgeWildcardResource } from './private/acknowledge';
 import {
@@ -132,7 +135,7 @@ export interface AsyncInferenceProps {
    * integrations to the function's `live` alias. The methods take the API's authorization
    * (IAM, API key or Cognito) and integration timeout.
    *
-   * @default - no routes (unless restApi is given)
+   * @default - no routes (unless restApi or httpApi is given)
    */
   readonly api?: InferenceApi;
 
@@ -141,9 +144,27 @@ export interface AsyncInferenceProps {
    * InferenceApi. The methods inherit the API's default method options (authorization
    * included); the API must pass image bodies through (binaryMediaTypes).
    *
-   * @default - no routes (unless api is given)
+   * @default - no routes (unless api or httpApi is given)
    */
   readonly restApi?: apigw.IRestApi;
+
+  /**
+   * The InferenceHttpApi (API Gateway HTTP API) to add `POST /jobs` and `GET /jobs/{id}`
+   * to, instead of a REST API: routes to the function's `live` alias with the authorization
+   * of the API's inference routes (IAM, the same JWT authorizer and scopes, or none) and its
+   * integration. The HTTP API must front this AsyncInference's function.
+   *
+   * `POST /jobs` only stores the input and queues the job, so the HTTP API's integration
+   * timeout (at most 30 s) bounds the request, not the job. An input sent in the body is held
+   * to the synchronous limits (10 MB for an HTTP API, 6 MB for the Lambda event, which
+   * carries binary bodies base64-encoded); for a larger input, `POST /jobs` the JSON
+   * `{"upload": {"contentType": "image/jpeg"}}` and PUT the input to the `uploadUrl` of
+   * the answer (valid for uploadExpiry): the job starts when the upload lands.
+   *
+   * @default - no routes (unless api or restApi is given)
+   * @see https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
+   */
+  readonly httpApi?: InferenceHttpApi;
 
   /**
    * How long a finished job, its input and its result are kept: DynamoDB TTL on the job and
@@ -154,8 +175,9 @@ export interface AsyncInferenceProps {
   readonly resultRetention?: Duration;
 
   /**
-   * How long a presigned upload URL (`POST /jobs?upload=1`) stays valid, 1 second to 12 hours
-   * (the URL is signed with the function's temporary credentials and cannot outlive them).
+   * How long a presigned upload URL stays valid (asked for with `POST /jobs` and the JSON
+   * `{"upload": {"contentType": "<type>"}}`), 1 second to 12 hours (the URL is signed with
+   * the function's temporary credentials and cannot outlive them).
    *
    * @default Duration.minutes(15)
    */
@@ -238,6 +260,16 @@ export interface AsyncInferenceProps {
  * presigned uploads for large inputs, an encrypted queue with a dead-letter queue, job
  * status in DynamoDB, and an optional notification on completion.
  *
+ * The routes go on an InferenceApi (`api`), a REST API of your own (`restApi`) or an
+ * InferenceHttpApi (`httpApi`), e.g.:
+ *
+ * ```ts
+ * new AsyncInference(this, 'Jobs', {
+ *   function: fn,
+ *   httpApi: new InferenceHttpApi(this, 'HttpApi', { function: fn, authorization: HttpApiAuthorization.iam() }),
+ * });
+ * ```
+ *
  * @example
  * new AsyncInference(this, 'Jobs', {
  *   function: fn,
@@ -308,6 +340,9 @@ export class AsyncInference extends Construct {
     fn.alias.addEventSource(this.eventSource);
     if (props.api) this.addRoutes(props.api.api, fn.alias, props.api.integrationTimeout);
     if (props.restApi) this.addRoutes(props.restApi, fn.alias);
+    // The HTTP API's own integration of the same alias: its authorizer, timeout and permission.
+    props.httpApi?.addRoutes({ path: '/jobs', methods: [apigwv2.HttpMethod.POST] });
+    props.httpApi?.addRoutes({ path: '/jobs/{id}', methods: [apigwv2.HttpMethod.GET] });
 
     const timeout = fn.timeout.toSeconds();
     if (!Token.isUnresolved(timeout) && timeout < SHORT_ASYNC_TIMEOUT.toSeconds()) {
@@ -346,7 +381,13 @@ export class AsyncInference extends Construct {
       if (name in settings && JSON.stringify(existing[name]) === JSON.stringify(stack.resolve(settings[name]))) continue;
       fail(`${props.function.node.path} already has ${name} set (by another AsyncInference, or its environment prop): one function serves one set of asynchronous jobs. Give this AsyncInference its own TensorFlowFunction, or remove the variable from the environment prop.`);
     }
-    if (props.api && props.restApi) fail('give api (an InferenceApi) or restApi (a REST API of your own), not both: the /jobs routes go on one API.');
+    const apis = (['api', 'restApi', 'httpApi'] as const).filter((name) => props[name] !== undefined);
+    if (apis.length > 1) {
+      fail(`give one of api (an InferenceApi), restApi (a REST API of your own) or httpApi (an InferenceHttpApi), not ${apis.join(' and ')}: the /jobs routes go on one API.`);
+    }
+    if (props.httpApi && props.httpApi.function !== props.function) {
+      fail(`httpApi fronts ${props.httpApi.function.node.path}, not ${props.function.node.path}: its routes reach only the function it fronts, which does not run these jobs. Give an InferenceHttpApi of ${props.function.node.path}, or an AsyncInference of ${props.httpApi.function.node.path}.`);
+    }
     wholeIn('maxReceiveCount', props.maxReceiveCount, 1, MAX_RECEIVE_COUNT, ' (SQS redrive policy)');
     wholeIn('batchSize', props.batchSize, 1, MAX_BATCH_SIZE, ' (jobs per invocation; they share the function\'s timeout)');
     wholeIn('maxConcurrency', props.maxConcurrency, MIN_MAX_CONCURRENCY, MAX_MAX_CONCURRENCY, ' (Lambda\'s range for an SQS event source)');

@@ -265,8 +265,8 @@ export class BatchInference extends Construct {
   }
 
   /**
-   * Alarms and dashboard sections for the queue, its dead-letter queue and the function
-   * (a function already monitored is not added twice).
+   * Alarms and dashboard sections for the queue, its dead-letter queue, the rows that went
+   * to errors files, and the function (a function already monitored is not added twice).
    *
    * @returns the alarms created
    */
@@ -274,9 +274,9 @@ export class BatchInference extends Construct {
     return [
       ...monitoring.addFunction(this.function, thresholds),
       ...monitoring.addQueue(this.node.id, this.queue, this.deadLetterQueue, thresholds),
+      ...monitoring.addBatchRows(this.node.id, this.function, thresholds),
     ];
   }
-
 
   /**
    * What the runtime does with its role: read inputs under the input prefix (ranged, with

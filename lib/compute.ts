@@ -121,11 +121,32 @@ export interface GpuComputeProps {
  */
 export interface ZipComputeProps {
   /**
-   * Extra layers for the function (the runtime layer is added for you).
+   * Extra layers for the function, after the runtime layer and the model layer (which
+   * are added for you).
    *
    * @default - none
    */
   readonly layers?: lambda.ILayerVersion[];
+
+  /**
+   * The layer that holds the serverless-tf runtime, instead of the shared one.
+   *
+   * Give the `layerVersion` of a TensorFlowRuntimeLayer to share one layer between
+   * functions and stacks (e.g. built once in a "layers" stack), or import one your
+   * platform team published with `lambda.LayerVersion.fromLayerVersionArn`. The
+   * function's code imports `/opt/nodejs/serverless-tf/handler.mjs`, so the layer must
+   * have the TensorFlowRuntimeLayer layout and be built for the function's architecture.
+   *
+   * When it is a TensorFlowRuntimeLayer's, synth checks its architecture against the
+   * function's and counts its size towards the 250 MB unzipped limit. Any other layer's
+   * size is unknown at synth time: only the model's own size is checked against that
+   * limit, and Lambda checks the sum at deploy time.
+   *
+   * @default - one TensorFlowRuntimeLayer per stack and architecture, created on first
+   * use and shared by every zip function in the stack
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+   */
+  readonly runtimeLayer?: lambda.ILayerVersion;
 }
 
 /** The accelerator memory sizes Lambda accepts, in GiB. */

@@ -140,6 +140,20 @@ export interface InferenceHttpApiProps {
 }
 
 /**
+ * Routes to add to an InferenceHttpApi.
+ */
+export interface InferenceHttpRouteOptions {
+  /**
+   * The route's path, starting with `/`, e.g. `/jobs/{id}`; a greedy `{name+}` parameter
+   * only as the last segment.
+   */
+  readonly path: string;
+
+  /** The HTTP methods of the path, one route each (at least one). */
+  readonly methods: apigwv2.HttpMethod[];
+}
+
+/**
  * An HTTP API (API Gateway v2) in front of a TensorFlowFunction: cheaper per request
  * than a REST API, with fewer controls.
  *
@@ -157,6 +171,13 @@ export class InferenceHttpApi extends Construct {
   public readonly accessLogGroup: logs.LogGroup;
   /** The authorization type. */
   public readonly authorizationType: HttpApiAuthorizationType;
+  /** The function behind the API. */
+  public readonly function: TensorFlowFunction;
+
+  /** One integration, and so one permission on the alias, for every route. */
+  private readonly integration: integrations.HttpLambdaIntegration;
+  /** Route keys (`POST /jobs`) added so far, to name a duplicate before CDK does. */
+  private readonly routeKeys = new Set<string>();
 
   public constructor(scope: Construct, id: string, props: InferenceHttpApiProps) {
     super(scope, id);
@@ -165,6 +186,7 @@ export class InferenceHttpApi extends Construct {
     validateThrottle(this, 'throttle', props.throttle);
     const authorizer = auth.bind(this);
     const fn = props.function;
+    this.function = fn;
     this.authorizationType = auth.type;
     if (outlivesGateway(fn.timeout)) {
       Annotations.of(this).addWarningV2('cdk-serverless-tensorflow:ApiTimeout', `The function's timeout (${fn.timeout.toHumanString()}) is longer than the HTTP API's ${MAX_INTEGRATION_TIMEOUT.toSeconds()} s integration timeout: synchronous requests are cut at ${MAX_INTEGRATION_TIMEOUT.toSeconds()} s (503) while the function runs on. Submit long requests as asynchronous jobs (AsyncInference), or use InferenceFunctionUrl (up to the function's timeout).`);
@@ -192,13 +214,33 @@ export class InferenceHttpApi extends Construct {
     this.url = this.stage.url;
 
     // One permission on the alias for all routes instead of one per route.
-    const integration = new integrations.HttpLambdaIntegration('Function', fn.alias, { timeout: integrationTimeout(fn.timeout), scopePermissionToRoute: false });
+    this.integration = new integrations.HttpLambdaIntegration('Function', fn.alias, { timeout: integrationTimeout(fn.timeout), scopePermissionToRoute: false });
     for (const route of GATEWAY_ROUTES) {
-      this.httpApi.addRoutes({ path: route.path, methods: [apigwv2.HttpMethod[route.method]], integration });
+      this.addRoutes({ path: route.path, methods: [apigwv2.HttpMethod[route.method]] });
     }
     if (auth.type === HttpApiAuthorizationType.NONE) {
+      // On the HttpApi, so it also covers routes added later with addRoutes (AsyncInference's /jobs).
       Validations.of(this.httpApi).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'The user opted in to an API without authorization with HttpApiAuthorization.none(); the stage is throttled.' });
     }
+  }
+
+  /**
+   * Adds routes to the function's `live` alias with what the inference routes have: the
+   * same authorization (authorizer and scopes), integration (and so integration timeout)
+   * and Lambda permission. For paths the runtime serves, such as AsyncInference's `/jobs`
+   * routes (which it adds this way); the runtime answers any other path with 404.
+   *
+   * @returns the routes, one per method
+   */
+  public addRoutes(options: InferenceHttpRouteOptions): apigwv2.HttpRoute[] {
+    if (options.methods.length === 0) throw new TensorFlowValidationError(this, `addRoutes for ${options.path} needs at least one method, e.g. [HttpMethod.POST]; got none.`);
+    for (const method of options.methods) {
+      const key = `${method} ${options.path}`;
+      if (this.routeKeys.has(key)) throw new TensorFlowValidationError(this, `the route ${key} already exists on this HTTP API: add each route once.`);
+      this.routeKeys.add(key);
+    }
+    // No authorizer here: HttpApi.addRoutes gives each route the API's default authorizer and scopes.
+    return this.httpApi.addRoutes({ path: options.path, methods: options.methods, integration: this.integration });
   }
 
   /** Lets `grantee` call the API (execute-api:Invoke on every route). For IAM authorization only. */

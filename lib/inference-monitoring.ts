@@ -13,7 +13,8 @@ import { AlarmFactory } from './private/monitoring/alarm-factory';
 import type { AlarmSpec } from './private/monitoring/alarm-factory';
 import { createAlarmTopic } from './private/monitoring/alarm-topic';
 import { restApiAlarmSpecs } from './private/monitoring/api-alarms';
-import { functionSection, queueSection, restApiSection } from './private/monitoring/dashboard-sections';
+import { batchAlarmSpecs } from './private/monitoring/batch-alarms';
+import { batchRowsSection, functionSection, queueSection, restApiSection } from './private/monitoring/dashboard-sections';
 import { addOutOfMemoryKillFilter, functionAlarmSpecs } from './private/monitoring/function-alarms';
 import { FunctionMetricFactory, QueueMetricFactory, RestApiMetricFactory } from './private/monitoring/metric-factories';
 import { queueAlarmSpecs } from './private/monitoring/queue-alarms';
@@ -112,6 +113,15 @@ export interface MonitoringThresholds {
   readonly queueOldestMessageAge?: Duration;
 
   /**
+   * Rows of S3 batch inputs (CSV rows, JSON lines, images) that went to errors files, as a
+   * percentage of the rows read, in a five-minute period (the runtime's BatchRows and
+   * BatchFailedRows metrics). Only where batch rows are monitored (addBatchRows, BatchInference.monitor()).
+   *
+   * @default 5
+   */
+  readonly batchFailedRowRatePercent?: number;
+
+  /**
    * API 5XX responses as a percentage of requests, in 2 of 3 five-minute periods.
    *
    * @default 1
@@ -192,6 +202,7 @@ export class InferenceMonitoring extends Construct {
   private readonly alarmFactory: AlarmFactory;
   private readonly allAlarms: cloudwatch.Alarm[] = [];
   private readonly functionAlarms = new Map<TensorFlowFunction, cloudwatch.Alarm[]>();
+  private readonly batchRowAlarms = new Map<TensorFlowFunction, cloudwatch.Alarm[]>();
   private readonly names = new Set<string>();
 
   public constructor(scope: Construct, id: string, props: InferenceMonitoringProps = {}) {
@@ -256,6 +267,31 @@ export class InferenceMonitoring extends Construct {
     const metrics = new QueueMetricFactory(queue, deadLetterQueue);
     const alarms = this.createAlarms(scope, name, queueAlarmSpecs(name, metrics, t));
     this.dashboard.addWidgets(...queueSection(name, metrics, alarms).map((row) => new cloudwatch.Row(...row)));
+    return [...alarms];
+  }
+
+  /**
+   * Monitors the rows of S3 batch inference by a function: the share of rows (CSV rows,
+   * JSON lines, images) that went to errors files instead of predictions. Failed rows are
+   * not function errors (their chunk succeeds and says why each row failed), so without this
+   * a producer that starts sending rows the model cannot read goes unnoticed.
+   * BatchInference.monitor() calls it.
+   *
+   * The runtime counts rows per model, so a function is monitored once: a second call for
+   * the same function returns the first call's alarms.
+   *
+   * @param name a name for the batch pipeline on the dashboard and in alarm descriptions, unique in this construct
+   * @returns the alarms created
+   */
+  public addBatchRows(name: string, fn: TensorFlowFunction, thresholds?: MonitoringThresholds): cloudwatch.Alarm[] {
+    const existing = this.batchRowAlarms.get(fn);
+    if (existing) return [...existing];
+    const scope = new Construct(this, this.claimName(name, 'Batch'));
+    const t = this.resolve(scope, thresholds);
+    const metrics = new FunctionMetricFactory(fn);
+    const alarms = this.createAlarms(scope, name, batchAlarmSpecs(metrics, t));
+    this.dashboard.addWidgets(...batchRowsSection(name, metrics, alarms).map((row) => new cloudwatch.Row(...row)));
+    this.batchRowAlarms.set(fn, alarms);
     return [...alarms];
   }
 

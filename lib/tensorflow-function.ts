@@ -253,6 +253,7 @@ export class TensorFlowFunction extends Construct {
       description: props.description ?? `TensorFlow inference: model ${this.modelName} (${this.model.format}, ${task.type}) on ${compute.type}`,
     };
 
+    const arm = props.architecture?.name === lambda.Architecture.ARM_64.name;
     switch (compute.type) {
       case ComputeType.CONTAINER:
         this.function = new lambda.DockerImageFunction(this, 'Function', {
@@ -260,7 +261,7 @@ export class TensorFlowFunction extends Construct {
           code: lambda.DockerImageCode.fromImageAsset(stageDockerContext(this, this.model.localPath), {
             file: 'docker/Dockerfile',
             buildArgs: { MODEL_DIR: 'model', ...compute.containerProps?.buildArgs },
-            platform: props.architecture === lambda.Architecture.ARM_64 ? ecr_assets.Platform.LINUX_ARM64 : ecr_assets.Platform.LINUX_AMD64,
+            platform: arm ? ecr_assets.Platform.LINUX_ARM64 : ecr_assets.Platform.LINUX_AMD64,
           }),
         });
         break;
@@ -350,7 +351,7 @@ export class TensorFlowFunction extends Construct {
     const fail = (message: string) => {
       throw new TensorFlowValidationError(this, message);
     };
-    const arm = props.architecture === lambda.Architecture.ARM_64;
+    const arm = props.architecture?.name === lambda.Architecture.ARM_64.name;
     if (compute.type === ComputeType.GPU && arm) fail('GPU compute runs on x86_64 only (Lambda accelerators need x86_64): remove architecture ARM_64, or use Compute.container() on arm64.');
     if (compute.type === ComputeType.ZIP && this.model.format === ModelFormat.SAVED_MODEL) {
       fail('A SavedModel needs the native TensorFlow backend, which the zip packaging (wasm backend) does not have: use Compute.container() or Compute.gpu(), or convert the model to a TF.js graph model with tensorflowjs_converter.');

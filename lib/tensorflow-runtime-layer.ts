@@ -42,12 +42,25 @@ export interface TensorFlowRuntimeLayerProps {
  * npm (10.2 or later, which can install packages for another platform), or in the
  * Node.js 24 bundling image when npm is missing or older.
  *
- * One layer can serve any number of functions of the same architecture: a
+ * One layer can serve any number of functions of the same architecture. A
  * TensorFlowFunction with zip compute creates one per stack and architecture and shares
- * it between all of its zip functions.
+ * it between all of its zip functions; to share one between stacks instead (built once,
+ * in a stack of its own), give its `layerVersion` as `Compute.zip({ runtimeLayer })`,
+ * which also checks at synth time that the architectures match. A function in another
+ * stack imports the layer's ARN through a CloudFormation export, which cannot change
+ * while it is imported: when the runtime changes, the layers stack fails to deploy the
+ * new layer version. If that matters, publish the ARN in an SSM parameter instead, and
+ * import it with `lambda.LayerVersion.fromLayerVersionArn`.
  *
  * @example
- * const runtime = new TensorFlowRuntimeLayer(this, 'Runtime', { architecture: lambda.Architecture.ARM_64 });
+ * // In the "layers" stack:
+ * const runtime = new TensorFlowRuntimeLayer(layersStack, 'Runtime', { architecture: lambda.Architecture.ARM_64 });
+ * // In any stack of the same account and region:
+ * new TensorFlowFunction(this, 'Classifier', {
+ *   model: Model.fromAsset('models/mobilenet_v2'),
+ *   compute: Compute.zip({ runtimeLayer: runtime.layerVersion }),
+ *   architecture: lambda.Architecture.ARM_64,
+ * });
  */
 export class TensorFlowRuntimeLayer extends Construct {
   /** The layer version. */
@@ -58,7 +71,7 @@ export class TensorFlowRuntimeLayer extends Construct {
   public constructor(scope: Construct, id: string, props: TensorFlowRuntimeLayerProps = {}) {
     super(scope, id);
     this.architecture = props.architecture ?? lambda.Architecture.X86_64;
-    const cpu = this.architecture === lambda.Architecture.ARM_64 ? 'arm64' : 'x64';
+    const cpu = this.architecture.name === lambda.Architecture.ARM_64.name ? 'arm64' : 'x64';
     requireRuntimeFile(this, 'package-lock.json');
     const bundle = bundleFiles(this);
 
@@ -168,7 +181,7 @@ const PRUNE_SCRIPT_ENV = 'SERVERLESS_TF_PRUNE_SCRIPT';
  *    SDK, Powertools and the other dependencies esbuild bundled, tfjs-node and
  *    tfjs-node-gpu) goes. Not followed: type declaration packages, and the CLI and
  *    polyfill dependencies @tensorflow/tfjs declares but its Node entry never requires.
-/* packages, only package.json, the "main" file (a self-contained
+ * 2. in the @tensorflow packages, only package.json, the "main" file (a self-contained
  *    CommonJS bundle, which is what Node loads) and the .wasm binaries beside it
  *    (tfjs-backend-wasm reads them from its own folder). The ES module trees and the
  *    UMD/minified browser builds are 90% of the install.

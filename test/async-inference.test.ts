@@ -1,15 +1,23 @@
-// AsyncInference: what each prop changes in the template, each synth-time error, and the
-// async example stack (snapshot and cdk-nag AwsSolutions).
-import { CfnElement, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+// AsyncInference: what each prop changes in the template, each synth-time error, and
+// cdk-nag AwsSolutions on the /jobs routes of an HTTP API (the async example stack's
+// snapshot and cdk-nag run are in examples.test.ts).
+import { App, CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { ApiAuthorization, AsyncInference, InferenceApi, InferenceMonitoring, JobNotification, Model, RuntimeEnvironment, TensorFlowFunction } from '../lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import {
+  ApiAuthorization, AsyncInference, HttpApiAuthorization, InferenceApi, InferenceHttpApi, InferenceMonitoring, JobNotification, Model,
+  RuntimeEnvironment, TensorFlowFunction,
+} from '../lib';
 import type { AsyncInferenceProps, TensorFlowFunctionProps } from '../lib';
-import { layersModelDir, newStack } from './support';
+import { layersModelDir, nagReport, newStack } from './support';
 import { visibilityTimeoutFor } from '../lib/private/async-defaults';
 
 const UPLOAD_EXPIRY_ENV = 'SERVERLESS_TF_JOBS_UPLOAD_EXPIRY_SECONDS';
@@ -39,6 +47,22 @@ function statementsOf(template: Template): Record<string, unknown>[] {
 }
 
 const ref = (prefix: string) => ({ Ref: Match.stringLikeRegexp(`^${prefix}`) });
+
+/** A function with jobs on an InferenceHttpApi of the same function, authorized by `authorization(stack)`. */
+function withHttpJobs(authorization: (stack: Stack) => HttpApiAuthorization, stack = newStack()) {
+  const fn = classifier(stack);
+  const httpApi = new InferenceHttpApi(stack, 'HttpApi', { function: fn, authorization: authorization(stack) });
+  const jobs = new AsyncInference(stack, 'Jobs', { function: fn, httpApi });
+  return { stack, fn, httpApi, jobs };
+}
+
+/** The properties of the HTTP API route with this key (e.g. `POST /jobs`); exactly one must exist. */
+function httpRoute(template: Template, routeKey: string): Record<string, unknown> {
+  const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: routeKey } }));
+  expect(routes).toHaveLength(1);
+  return routes[0].Properties as Record<string, unknown>;
+}
+
 const arn = (prefix: string) => ({ 'Fn::GetAtt': [Match.stringLikeRegexp(`^${prefix}`), 'Arn'] });
 
 describe('defaults', () => {
@@ -401,6 +425,96 @@ describe('API routes', () => {
     template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'GET', ResourceId: ref('Apijobsid'), AuthorizationType: 'AWS_IAM', Integration: integration });
   });
 
+  describe('on an InferenceHttpApi', () => {
+    const JOB_ROUTES = ['POST /jobs', 'GET /jobs/{id}'];
+
+    test('POST /jobs and GET /jobs/{id} are routes of that HTTP API, signed with SigV4 like its inference routes, through its integration of the `live` alias', () => {
+      const { stack } = withHttpJobs(() => HttpApiAuthorization.iam());
+      const template = Template.fromStack(stack);
+      // One integration (of the alias) serves the inference routes and the job routes alike.
+      template.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
+      template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+        ApiId: ref('HttpApi'), IntegrationType: 'AWS_PROXY', IntegrationUri: ref('FnLiveAlias'), PayloadFormatVersion: '2.0', TimeoutInMillis: 29000,
+      });
+      const [integrationId] = Object.keys(template.findResources('AWS::ApiGatewayV2::Integration'));
+      for (const key of JOB_ROUTES) {
+        expect(httpRoute(template, key)).toEqual({
+          ApiId: { Ref: expect.stringMatching(/^HttpApi/) },
+          RouteKey: key,
+          AuthorizationType: 'AWS_IAM',
+          Target: { 'Fn::Join': ['', ['integrations/', { Ref: integrationId }]] },
+        });
+      }
+      expect(Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties.AuthorizationType)).toEqual(Array(10).fill('AWS_IAM'));
+      template.resourceCountIs('AWS::ApiGateway::Method', 0);
+    });
+
+    test('the HTTP API may invoke the `live` alias on every route, /jobs included, through one permission', () => {
+      const { stack } = withHttpJobs(() => HttpApiAuthorization.iam());
+      const template = Template.fromStack(stack);
+      const permissions = template.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'apigateway.amazonaws.com' } });
+      expect(Object.values(permissions).map((p) => p.Properties)).toEqual([{
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { Ref: expect.stringMatching(/^FnLiveAlias/) },
+        Principal: 'apigateway.amazonaws.com',
+        SourceArn: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':execute-api:us-east-1:123456789012:', { Ref: expect.stringMatching(/^HttpApi/) }, '/*/*/*']] },
+      }]);
+    });
+
+    test('grantInvoke of an IAM-authorized HTTP API covers the job routes', () => {
+      const { stack, httpApi } = withHttpJobs(() => HttpApiAuthorization.iam());
+      const caller = new iam.Role(stack, 'Caller', { assumedBy: new iam.AccountRootPrincipal() });
+      httpApi.grantInvoke(caller);
+      Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [ref('Caller')],
+        PolicyDocument: { Statement: [Match.objectLike({ Action: 'execute-api:Invoke', Resource: { 'Fn::Join': ['', Match.arrayWith([ref('HttpApi'), '/*/*/*'])] } })] },
+      });
+    });
+
+    test('with Cognito (JWT) authorization, the job routes carry the same authorizer and scopes', () => {
+      const { stack } = withHttpJobs((s) => HttpApiAuthorization.cognito(
+        cognito.UserPool.fromUserPoolArn(s, 'Pool', 'arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Example'),
+        [cognito.UserPoolClient.fromUserPoolClientId(s, 'Client', 'client123')],
+        ['inference/jobs'],
+      ));
+      const template = Template.fromStack(stack);
+      template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+      const [authorizerId] = Object.keys(template.findResources('AWS::ApiGatewayV2::Authorizer', { Properties: { AuthorizerType: 'JWT', JwtConfiguration: { Audience: ['client123'] } } }));
+      const inference = httpRoute(template, 'POST /classify');
+      for (const key of JOB_ROUTES) {
+        const route = httpRoute(template, key);
+        expect(route).toEqual(expect.objectContaining({ AuthorizationType: 'JWT', AuthorizerId: { Ref: authorizerId }, AuthorizationScopes: ['inference/jobs'] }));
+        expect([route.AuthorizerId, route.AuthorizationScopes]).toEqual([inference.AuthorizerId, inference.AuthorizationScopes]);
+      }
+    });
+
+    test('with no authorization, the job routes are open too', () => {
+      const { stack } = withHttpJobs(() => HttpApiAuthorization.none());
+      const template = Template.fromStack(stack);
+      // No AuthorizerId and no scopes: exactly these properties.
+      for (const key of JOB_ROUTES) {
+        expect(httpRoute(template, key)).toEqual({ ApiId: { Ref: expect.stringMatching(/^HttpApi/) }, RouteKey: key, AuthorizationType: 'NONE', Target: expect.anything() });
+      }
+    });
+
+    test('the job routes exist once: adding them again through addRoutes names the duplicate', () => {
+      const { httpApi } = withHttpJobs(() => HttpApiAuthorization.iam());
+      expect(() => httpApi.addRoutes({ path: '/jobs/{id}', methods: [apigwv2.HttpMethod.GET] }))
+        .toThrow(/^Test\/HttpApi: the route GET \/jobs\/\{id\} already exists on this HTTP API: add each route once\./);
+      expect(() => httpApi.addRoutes({ path: '/jobs', methods: [] })).toThrow(/addRoutes for \/jobs needs at least one method, e\.g\. \[HttpMethod\.POST\]; got none\./);
+    });
+
+    test.each<[string, () => HttpApiAuthorization]>([
+      ['IAM', () => HttpApiAuthorization.iam()],
+      ['none (APIG4 acknowledged: the user opted in)', () => HttpApiAuthorization.none()],
+    ])('cdk-nag AwsSolutions: no unacknowledged findings, %s', (_name, authorization) => {
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+      withHttpJobs(authorization, new Stack(app, 'Nag', { env: { account: '123456789012', region: 'us-east-1' } }));
+      expect(nagReport(app)).toBe('');
+    });
+  });
+
   test('a /jobs resource that already exists is reused', () => {
     const stack = newStack();
     const api = new apigw.RestApi(stack, 'Api');
@@ -424,12 +538,23 @@ describe('synth-time errors', () => {
     ['a concurrency of 1', () => ({ maxConcurrency: 1 }), /maxConcurrency must be a whole number from 2 to 1000 .*; got 1/],
     ['no CORS origins', () => ({ uploadCorsOrigins: [] }), /uploadCorsOrigins must name at least one origin/],
     ['a CORS origin without scheme', () => ({ uploadCorsOrigins: ['app.example.com'] }), /uploadCorsOrigins: "app\.example\.com" is not an origin/],
-    ['both api and restApi', () => ({ api: {} as InferenceApi, restApi: {} as apigw.IRestApi }), /give api \(an InferenceApi\) or restApi \(a REST API of your own\), not both/],
+    ['both api and restApi', () => ({ api: {} as InferenceApi, restApi: {} as apigw.IRestApi }), /give one of api \(an InferenceApi\), restApi \(a REST API of your own\) or httpApi \(an InferenceHttpApi\), not api and restApi: the \/jobs routes go on one API/],
+    ['both api and httpApi', () => ({ api: {} as InferenceApi, httpApi: {} as InferenceHttpApi }), /give one of api .* or httpApi \(an InferenceHttpApi\), not api and httpApi/],
+    ['both restApi and httpApi', () => ({ restApi: {} as apigw.IRestApi, httpApi: {} as InferenceHttpApi }), /give one of api .* or httpApi \(an InferenceHttpApi\), not restApi and httpApi/],
     ['a CORS origin with a path', () => ({ uploadCorsOrigins: ['https://app.example.com/upload'] }), /uploadCorsOrigins: "https:\/\/app\.example\.com\/upload" is not an origin/],
   ])('%s', (_what, props, message) => {
     const stack = newStack();
     const fn = classifier(stack);
     expect(() => new AsyncInference(stack, 'Jobs', { function: fn, ...props() })).toThrow(message);
+  });
+
+  test('an httpApi that fronts another function', () => {
+    const stack = newStack();
+    const fn = classifier(stack);
+    const other = new TensorFlowFunction(stack, 'Other', { model: Model.fromAsset(layersModelDir()) });
+    const httpApi = new InferenceHttpApi(stack, 'HttpApi', { function: other, authorization: HttpApiAuthorization.iam() });
+    expect(() => new AsyncInference(stack, 'Jobs', { function: fn, httpApi }))
+      .toThrow(/^Test\/Jobs: httpApi fronts Test\/Other, not Test\/Fn: its routes reach only the function it fronts.*Give an InferenceHttpApi of Test\/Fn, or an AsyncInference of Test\/Other\./);
   });
 
   test('a second AsyncInference on the same function', () => {

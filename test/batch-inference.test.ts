@@ -1,6 +1,5 @@
 // BatchInference: what each prop changes in the template, each synth-time error and
 // warning, and the batch example stack (snapshot and cdk-nag AwsSolutions).
-import * as fs from 'fs';
 import { App, Duration, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -9,7 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { InferenceTask, Model, RuntimeEnvironment, TensorFlowFunction } from '../lib';
 import type { TensorFlowFunctionProps } from '../lib';
-import { layersModelDir, newStack } from './support';
+import { layersModelDir, nagReport, newStack } from './support';
 import { BatchInference } from '../lib/batch-inference';
 import type { BatchInferenceProps } from '../lib/batch-inference';
 import { InferenceMonitoring } from '../lib/inference-monitoring';
@@ -319,18 +318,20 @@ function rowsTable(stack: Stack, key?: kms.IKey): dynamodb.Table {
 }
 
 describe('monitor()', () => {
-  test('one line monitors the function, the queue and its dead letters; the queue alarms are named after the construct', () => {
+  test('one line monitors the function, the queue and its dead letters, and the failed rows; the alarms are named after the construct', () => {
     const stack = newStack();
     const batch = new BatchInference(stack, 'Batch', { function: classifier(stack) });
     const monitoring = new InferenceMonitoring(stack, 'Ops');
     const alarms = batch.monitor(monitoring);
     const functionAlarms = monitoring.addFunction(batch.function);
-    expect(alarms).toHaveLength(functionAlarms.length + 2);
+    expect(alarms).toHaveLength(functionAlarms.length + 3);
+    expect(alarms.slice(-3).map((a) => a.node.id)).toEqual(['OldestMessageAge', 'DeadLetterMessages', 'FailedRowRate']);
     const descriptions = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
     const age = descriptions.find((p) => /oldest message in the Batch queue/.test(p.AlarmDescription));
     const deadLetters = descriptions.find((p) => /dead-letter queue of Batch/.test(p.AlarmDescription));
     expect(JSON.stringify(age.Metrics)).toMatch(/"BatchQueue[0-9A-F]{8}","QueueName"/);
     expect(JSON.stringify(deadLetters.Metrics)).toMatch(/"BatchDeadLetterQueue[0-9A-F]{8}","QueueName"/);
+    expect(descriptions.filter((p) => /^\[Batch\] More than 5% of the rows read from batch inputs by model/.test(p.AlarmDescription))).toHaveLength(1);
   });
 });
 
@@ -425,18 +426,4 @@ describe('cdk-nag AwsSolutions', () => {
   });
 });
 
-/**
- * Replaces asset hashes (64 hex), and the version hash that follows the image's, so the
- * snapshot only changes when the infrastructure does, not with every runtime build.
- */
 
-/** The validation report of an app's synthesis, or '' when it synthesizes cleanly. */
-function nagReport(app: App): string {
-  try {
-    app.synth();
-    return '';
-  } catch (err) {
-    const file = /found in: (\S+)/.exec((err as Error).message)?.[1];
-    return file && fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : (err as Error).message;
-  }
-}

@@ -204,14 +204,17 @@ describe('threshold overrides', () => {
     ['apiServerErrorRatePercent', 0.5, 'ServerErrorRate', 0.5],
     ['apiClientErrorRatePercent', 20, 'ClientErrorRate', 20],
     ['apiLatencyP99', Duration.seconds(2), 'LatencyP99', 2000],
+    ['batchFailedRowRatePercent', 1, 'FailedRowRate', 1],
   ];
 
   /** Everything that can be monitored, so every alarm exists. */
   function monitorAll(thresholds: MonitoringThresholds | undefined, perTarget: MonitoringThresholds | undefined): Record<string, Props> {
     const stack = newStack();
     const monitoring = new InferenceMonitoring(stack, 'Ops', { thresholds });
+    const cpu = classifier(stack, 'Cpu', { provisionedConcurrency: 1 });
     const alarms = [
-      ...monitoring.addFunction(classifier(stack, 'Cpu', { provisionedConcurrency: 1 }), perTarget),
+      ...monitoring.addFunction(cpu, perTarget),
+      ...monitoring.addBatchRows('Nightly', cpu, perTarget),
       ...monitoring.addFunction(classifier(stack, 'Gpu', { compute: Compute.gpu() }), perTarget).filter((a) => a.node.id === 'CapacityProviderCpu'),
       ...monitoring.addQueue('Jobs', new sqs.Queue(stack, 'Queue'), new sqs.Queue(stack, 'Dlq'), perTarget),
       ...monitoring.addRestApi('Api', apigw.RestApi.fromRestApiAttributes(stack, 'Api', { restApiId: 'abc123', rootResourceId: 'root', restApiName: 'inference' }), 'prod', perTarget),
@@ -262,6 +265,45 @@ describe('queues', () => {
     const stack = newStack();
     const alarms = new InferenceMonitoring(stack, 'Ops').addQueue('Jobs', new sqs.Queue(stack, 'Queue'));
     expect(alarms.map((a) => a.node.id)).toEqual(['OldestMessageAge']);
+  });
+});
+
+describe('batch rows', () => {
+  test('failed rows above 5 % of the rows read in a five-minute period, from the runtime\'s BatchRows and BatchFailedRows of the model', () => {
+    const stack = newStack();
+    const fn = classifier(stack);
+    const monitoring = new InferenceMonitoring(stack, 'Ops');
+    const alarms = monitoring.addBatchRows('Nightly', fn);
+    const props = alarmProps(alarms).FailedRowRate;
+    expect(props).toEqual(expect.objectContaining({ Threshold: 5, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching' }));
+    const metrics = props.Metrics as Props[];
+    expect(metrics.find((m) => m.Expression)).toEqual(expect.objectContaining({ Expression: 'IF(FILL(rows, 0) > 0, 100 * FILL(failed, 0) / rows, 0)', ReturnData: true }));
+    const dims = [{ Name: 'model', Value: 'demo' }, { Name: 'service', Value: 'demo' }];
+    type MetricStat = { Metric: Props; Stat: string; Period: number };
+    const stat = (id: string) => (metrics.find((m) => m.Id === id)!.MetricStat as MetricStat);
+    const byName = (a: Props, b: Props) => String(a.Name).localeCompare(String(b.Name));
+    const sorted = (s: MetricStat) => ({ ...s, Metric: { ...s.Metric, Dimensions: [...(s.Metric.Dimensions as Props[])].sort(byName) } });
+    expect(sorted(stat('rows'))).toEqual({ Metric: { Namespace: RUNTIME_NAMESPACE, MetricName: 'BatchRows', Dimensions: dims }, Stat: 'Sum', Period: 300 });
+    expect(sorted(stat('failed'))).toEqual({ Metric: { Namespace: RUNTIME_NAMESPACE, MetricName: 'BatchFailedRows', Dimensions: dims }, Stat: 'Sum', Period: 300 });
+    expect(props.AlarmDescription).toMatch(/^\[Nightly\] More than 5% of the rows .* Probably: the inputs changed.* Do: read the \*\.errors\.jsonl files/);
+  });
+
+  test('a function is monitored once: a second call returns the first call\'s alarms, and the dashboard has one batch rows section', () => {
+    const stack = newStack();
+    const fn = classifier(stack);
+    const monitoring = new InferenceMonitoring(stack, 'Ops');
+    const first = monitoring.addBatchRows('Nightly', fn);
+    expect(monitoring.addBatchRows('Hourly', fn)).toEqual(first);
+    expect(Object.keys(Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm'))).toHaveLength(1);
+    const body = JSON.stringify(stack.resolve((monitoring.dashboard.node.defaultChild as CfnElement & { dashboardBody: unknown }).dashboardBody));
+    expect(body.match(/## Batch rows/g)).toHaveLength(1);
+    expect(body).toMatch(/Nightly: failed row rate/);
+  });
+
+  test('the threshold is a percentage', () => {
+    const stack = newStack();
+    expect(() => new InferenceMonitoring(stack, 'Ops').addBatchRows('Nightly', classifier(stack), { batchFailedRowRatePercent: 0 }))
+      .toThrow(/thresholds\.batchFailedRowRatePercent must be a percentage above 0 and at most 100; got 0/);
   });
 });
 

@@ -49,3 +49,14 @@ export function masked(template: unknown): unknown {
     // A version's logical id carries a hash of the function's configuration, image included.
     .replace(/(CurrentVersion[0-9A-F]{8})[0-9a-f]{32}/g, '$1[VERSION-HASH]'));
 }
+
+/** The cdk-nag (validation) report of an app's synthesis, or '' when every finding is acknowledged. */
+export function nagReport(app: App): string {
+  try {
+    app.synth();
+    return '';
+  } catch (err) {
+    const file = /found in: (\S+)/.exec((err as Error).message)?.[1];
+    return file && fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : (err as Error).message;
+  }
+}

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App, AssetStaging, Stack } from 'aws-cdk-lib';
+import type { CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -147,6 +148,99 @@ describe('zip compute', () => {
   });
 });
 
+describe('zip compute with a runtime layer of your own', () => {
+  test('a TensorFlowRuntimeLayer given as runtimeLayer is the function\'s first layer, and no shared one is made', () => {
+    // GIVEN
+    const stack = newStack();
+    const runtime = new TensorFlowRuntimeLayer(stack, 'MyRuntime');
+
+    // WHEN
+    new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), compute: Compute.zip({ runtimeLayer: runtime.layerVersion }) });
+
+    // THEN
+    const template = Template.fromStack(stack);
+    expect(layerDescriptions(template).filter(isRuntimeLayer)).toHaveLength(1);
+    template.templateMatches({ Resources: { [logicalIdOf(runtime.layerVersion)]: { Type: 'AWS::Lambda::LayerVersion' } } });
+    const [fn] = modelFunctions(template);
+    expect(fn.Properties.Layers).toHaveLength(2);
+    expect(fn.Properties.Layers[0]).toEqual({ Ref: logicalIdOf(runtime.layerVersion) });
+  });
+
+  test('functions in two stacks share one TensorFlowRuntimeLayer built in a layers stack', () => {
+    // GIVEN
+    const [layersStack, stackA, stackB] = stacksInOneApp('Layers', 'A', 'B');
+    const runtime = new TensorFlowRuntimeLayer(layersStack, 'Runtime');
+
+    // WHEN
+    for (const stack of [stackA, stackB]) {
+      new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), compute: Compute.zip({ runtimeLayer: runtime.layerVersion }) });
+    }
+
+    // THEN: one runtime layer in the app, exported once and imported by both functions
+    const layers = Template.fromStack(layersStack);
+    expect(layerDescriptions(layers).filter(isRuntimeLayer)).toHaveLength(1);
+    const exports = Object.values(layers.findOutputs('*', { Value: { Ref: logicalIdOf(runtime.layerVersion) } }));
+    expect(exports).toHaveLength(1);
+    for (const stack of [stackA, stackB]) {
+      const template = Template.fromStack(stack);
+      expect(layerDescriptions(template).filter(isRuntimeLayer)).toHaveLength(0);
+      const [fn] = modelFunctions(template);
+      expect(fn.Properties.Layers[0]).toEqual({ 'Fn::ImportValue': exports[0].Export.Name });
+    }
+  });
+
+  test('an imported layer version ARN is used as it is', () => {
+    const stack = newStack();
+    const arn = 'arn:aws:lambda:us-east-1:123456789012:layer:serverless-tf-runtime:7';
+    const imported = lambda.LayerVersion.fromLayerVersionArn(stack, 'Runtime', arn);
+
+    new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), compute: Compute.zip({ runtimeLayer: imported }) });
+
+    const template = Template.fromStack(stack);
+    expect(layerDescriptions(template).filter(isRuntimeLayer)).toHaveLength(0);
+    const [fn] = modelFunctions(template);
+    expect(fn.Properties.Layers).toHaveLength(2);
+    expect(fn.Properties.Layers[0]).toBe(arn);
+  });
+
+  test('an imported layer has no known size: only the model counts towards 250 MB', () => {
+    // GIVEN: a model that fits beside an unknown layer, but not beside ours (32 MiB)
+    const stack = newStack();
+    const imported = lambda.LayerVersion.fromLayerVersionArn(stack, 'Runtime', 'arn:aws:lambda:us-east-1:123456789012:layer:serverless-tf-runtime:7');
+    const fitsAlone = layersModelDir(240 * MIB, true);
+
+    // THEN
+    expect(() => new TensorFlowFunction(stack, 'Imported', { model: Model.fromAsset(fitsAlone), compute: Compute.zip({ runtimeLayer: imported }) })).not.toThrow();
+    expect(() => new TensorFlowFunction(stack, 'Shared', { model: Model.fromAsset(fitsAlone), compute: Compute.zip() })).toThrow(/240\.0 MiB.*runtime layer \(32\.0 MiB\)/);
+    expect(() => new TensorFlowFunction(stack, 'TooBig', { model: Model.fromAsset(layersModelDir(300 * MIB, true)), compute: Compute.zip({ runtimeLayer: imported }) }))
+      .toThrow(/model \(300\.0 MiB\) alone is over Lambda's 250 MB limit.*Compute\.container\(\).*Model\.fromBucket/);
+  });
+
+  test('a runtime layer built for another architecture is refused, with the way out', () => {
+    const stack = newStack();
+    const arm = new TensorFlowRuntimeLayer(stack, 'ArmRuntime', { architecture: lambda.Architecture.ARM_64 });
+
+    expect(() => new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), compute: Compute.zip({ runtimeLayer: arm.layerVersion }) }))
+      .toThrow(/Fn: Compute\.zip: the runtimeLayer \(Test\/ArmRuntime\) is built for arm64, but the function runs on x86_64.*lambda\.Architecture\.X86_64.*lambda\.Architecture\.ARM_64/);
+  });
+
+  test.each([
+    ['a TensorFlowRuntimeLayer in layers', (stack: Stack) => ({ layers: [new TensorFlowRuntimeLayer(stack, 'Runtime').layerVersion] })],
+    ['the runtimeLayer again in layers, imported twice', (stack: Stack) => {
+      const arn = 'arn:aws:lambda:us-east-1:123456789012:layer:serverless-tf-runtime:7';
+      return {
+        runtimeLayer: lambda.LayerVersion.fromLayerVersionArn(stack, 'Runtime', arn),
+        layers: [lambda.LayerVersion.fromLayerVersionArn(stack, 'Again', arn)],
+      };
+    }],
+  ])('a second runtime layer is refused: %s', (_case, zipProps) => {
+    const stack = newStack();
+
+    expect(() => new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), compute: Compute.zip(zipProps(stack)) }))
+      .toThrow(/hold a runtime layer.*Pass it as Compute\.zip\(\{ runtimeLayer \}\) only/);
+  });
+});
+
 describe('TensorFlowRuntimeLayer', () => {
   test('x86_64 by default; usable on its own', () => {
     const stack = newStack();
@@ -203,6 +297,16 @@ describe('TensorFlowRuntimeLayer', () => {
     fs.rmSync(outdir, { recursive: true, force: true });
   }, 180_000);
 });
+
+/** Stacks in one app that skips asset bundling, for what is shared between stacks. */
+function stacksInOneApp(...ids: string[]): Stack[] {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  return ids.map((id) => new Stack(app, id, { env: { account: '123456789012', region: 'us-east-1' } }));
+}
+
+function logicalIdOf(resource: IConstruct): string {
+  return Stack.of(resource).getLogicalId(resource.node.defaultChild as CfnElement);
+}
 
 /** Where the asset of a function's or layer's code was staged (bundled) in the cloud assembly. */
 function stagedPath(resource: IConstruct): string {

@@ -1,11 +1,12 @@
 // Zip compute: a Node.js 24 function whose code is a one-line re-export of the runtime in
-// the shared TensorFlowRuntimeLayer, with the model in a layer of its own (at /opt/model)
-// or read from S3 at init. Checked against Lambda's size and layer limits at synth time.
+// a TensorFlowRuntimeLayer (the one shared per stack, or the user's), with the model in a
+// layer of its own (at /opt/model) or read from S3 at init. Checked against Lambda's size
+// and layer limits at synth time.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Size, Stack } from 'aws-cdk-lib';
+import { Size, Stack, Token } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { Compute } from '../compute';
@@ -40,10 +41,11 @@ const ENTRY_SOURCE = "export { handler } from '/opt/nodejs/serverless-tf/handler
 export function buildZipFunction(scope: Construct, functionProps: lambda.FunctionOptions, compute: Compute, model: ModelConfig): lambda.Function {
   const architecture = functionProps.architecture ?? lambda.Architecture.X86_64;
   const extraLayers = [...functionProps.layers ?? [], ...compute.zipProps?.layers ?? []];
+  const givenRuntimeLayer = compute.zipProps?.runtimeLayer;
   const modelInLayer = model.localPath !== undefined;
-  validate(scope, model, modelInLayer ? 2 : 1, extraLayers.length);
+  validate(scope, { model, architecture, givenRuntimeLayer, ourLayers: modelInLayer ? 2 : 1, extraLayers });
 
-  const layers: lambda.ILayerVersion[] = [runtimeLayer(scope, architecture).layerVersion];
+  const layers: lambda.ILayerVersion[] = [givenRuntimeLayer ?? sharedRuntimeLayer(scope, architecture).layerVersion];
   if (model.localPath) layers.push(modelLayer(scope, model.localPath, architecture));
   layers.push(...extraLayers);
 
@@ -58,20 +60,70 @@ export function buildZipFunction(scope: Construct, functionProps: lambda.Functio
   });
 }
 
-function validate(scope: Construct, model: ModelConfig, ourLayers: number, extraLayers: number): void {
-  const total = ourLayers + extraLayers;
+interface ZipLayout {
+  readonly model: ModelConfig;
+  readonly architecture: lambda.Architecture;
+  /** Compute.zip({ runtimeLayer }); undefined for the shared per-stack layer. */
+  readonly givenRuntimeLayer?: lambda.ILayerVersion;
+  /** The runtime layer, and the model layer when the model is a local folder. */
+  readonly ourLayers: number;
+  /** From the layers and Compute.zip({ layers }) props. */
+  readonly extraLayers: lambda.ILayerVersion[];
+}
+
+function validate(scope: Construct, layout: ZipLayout): void {
+  const { model, architecture, givenRuntimeLayer, ourLayers, extraLayers } = layout;
+  const given = givenRuntimeLayer && runtimeLayerOf(givenRuntimeLayer);
+  if (given && given.architecture.name !== architecture.name) {
+    throw new TensorFlowValidationError(scope, `Compute.zip: the runtimeLayer (${given.node.path}) is built for ${given.architecture.name}, but the function runs on ${architecture.name}, and the layer's sharp carries native libvips for one architecture only. Give a TensorFlowRuntimeLayer built with { architecture: lambda.Architecture.${architectureConstant(architecture)} }, or set the function's architecture to lambda.Architecture.${architectureConstant(given.architecture)}.`);
+  }
+  const duplicate = extraLayers.find((l) => runtimeLayerOf(l) !== undefined || (givenRuntimeLayer !== undefined && sameLayer(l, givenRuntimeLayer)));
+  if (duplicate) {
+    throw new TensorFlowValidationError(scope, `Compute.zip: the layers or Compute.zip({ layers }) props hold a runtime layer (${describeLayer(duplicate)}), but the function already gets ${givenRuntimeLayer ? 'the one given as Compute.zip({ runtimeLayer })' : 'the shared per-stack one'}, and two would overlay each other in /opt/nodejs. Pass it as Compute.zip({ runtimeLayer }) only, and remove it from layers.`);
+  }
+
+  const total = ourLayers + extraLayers.length;
   if (total > MAX_LAYERS) {
-    throw new TensorFlowValidationError(scope, `Compute.zip: a function takes at most ${MAX_LAYERS} layers (Lambda's limit); this one would have ${total}: the runtime layer${ourLayers === 2 ? ', the model layer' : ''} and ${extraLayers} from the layers and Compute.zip({ layers }) props. Remove ${total - MAX_LAYERS}.`);
+    throw new TensorFlowValidationError(scope, `Compute.zip: a function takes at most ${MAX_LAYERS} layers (Lambda's limit); this one would have ${total}: the runtime layer${ourLayers === 2 ? ', the model layer' : ''} and ${extraLayers.length} from the layers and Compute.zip({ layers }) props. Remove ${total - MAX_LAYERS}.`);
+  }
+
+  const modelBytes = model.localPath !== undefined ? model.sizeBytes ?? 0 : 0;
+  const ways = 'Use Compute.container() (images up to 10 GB), or Model.fromBucket to read the model from S3 into /tmp at init.';
+  // A layer that is not a TensorFlowRuntimeLayer (e.g. imported by ARN) has no size we
+  // can know here: the model is checked on its own, and Lambda checks the sum at deploy.
+  if (givenRuntimeLayer !== undefined && given === undefined) {
+    if (modelBytes > MAX_UNZIPPED_BYTES) {
+      throw new TensorFlowValidationError(scope, `Compute.zip: the model (${mib(modelBytes)}) alone is over Lambda's 250 MB limit (${mib(MAX_UNZIPPED_BYTES)}) for a function and its layers unzipped, before the runtime layer is counted. ${ways}`);
+    }
+    return;
   }
   const runtimeBytes = RUNTIME_LAYER_SIZE.toBytes();
-  const modelBytes = model.localPath !== undefined ? model.sizeBytes ?? 0 : 0;
   if (runtimeBytes + modelBytes > MAX_UNZIPPED_BYTES) {
-    throw new TensorFlowValidationError(scope, `Compute.zip: the model (${mib(modelBytes)}) and the runtime layer (${mib(runtimeBytes)}) come to ${mib(modelBytes + runtimeBytes)} unzipped, over Lambda's 250 MB limit (${mib(MAX_UNZIPPED_BYTES)}) for a function and its layers. Use Compute.container() (images up to 10 GB), or Model.fromBucket to read the model from S3 into /tmp at init.`);
+    throw new TensorFlowValidationError(scope, `Compute.zip: the model (${mib(modelBytes)}) and the runtime layer (${mib(runtimeBytes)}) come to ${mib(modelBytes + runtimeBytes)} unzipped, over Lambda's 250 MB limit (${mib(MAX_UNZIPPED_BYTES)}) for a function and its layers. ${ways}`);
   }
 }
 
+/** The TensorFlowRuntimeLayer a layer version belongs to: then its architecture and size are known. */
+function runtimeLayerOf(layer: lambda.ILayerVersion): TensorFlowRuntimeLayer | undefined {
+  const owner = layer.node.scope;
+  return owner instanceof TensorFlowRuntimeLayer && owner.layerVersion === layer ? owner : undefined;
+}
+
+/** The same object, or two imports of the same literal ARN. */
+function sameLayer(a: lambda.ILayerVersion, b: lambda.ILayerVersion): boolean {
+  return a === b || (!Token.isUnresolved(a.layerVersionArn) && a.layerVersionArn === b.layerVersionArn);
+}
+
+function describeLayer(layer: lambda.ILayerVersion): string {
+  return Token.isUnresolved(layer.layerVersionArn) ? layer.node.path : layer.layerVersionArn;
+}
+
+function architectureConstant(architecture: lambda.Architecture): string {
+  return architecture.name === lambda.Architecture.ARM_64.name ? 'ARM_64' : 'X86_64';
+}
+
 /** One runtime layer per stack and architecture, shared by every zip function in it. */
-function runtimeLayer(scope: Construct, architecture: lambda.Architecture): TensorFlowRuntimeLayer {
+function sharedRuntimeLayer(scope: Construct, architecture: lambda.Architecture): TensorFlowRuntimeLayer {
   const stack = Stack.of(scope);
   const id = `ServerlessTensorFlowRuntime-${architecture.name}`;
   const existing = stack.node.tryFindChild(id);

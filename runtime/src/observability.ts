@@ -16,6 +16,8 @@ export const METRIC = {
   BATCH_SIZE: 'BatchSize',
   ERRORS: 'Errors',
   REQUESTS: 'Requests',
+  BATCH_ROWS: 'BatchRows',
+  BATCH_FAILED_ROWS: 'BatchFailedRows',
 } as const;
 
 export interface Observability {
@@ -24,6 +26,8 @@ export interface Observability {
   modelLoaded(ms: number, extra: Record<string, string>): void;
   inference(ms: number, batchSize: number): void;
   error(kind: ErrorKind): void;
+  /** One chunk of an S3 batch input done: the rows (lines, images) it read, and of those the ones in its errors file. */
+  batchChunk(rows: number, failedRows: number): void;
 }
 
 export function createObservability(modelName: string): Observability {
@@ -51,5 +55,9 @@ export function createObservability(modelName: string): Observability {
       emit(METRIC.BATCH_SIZE, MetricUnit.Count, batchSize);
     },
     error: (kind) => emit(METRIC.ERRORS, MetricUnit.Count, 1, { errorKind: kind }),
+    batchChunk: (rows, failedRows) => {
+      emit(METRIC.BATCH_ROWS, MetricUnit.Count, rows);
+      emit(METRIC.BATCH_FAILED_ROWS, MetricUnit.Count, failedRows);
+    },
   };
 }

@@ -78,3 +78,14 @@ export function restApiSection(name: string, metrics: RestApiMetricFactory, alar
     ],
   ];
 }
+
+export function batchRowsSection(name: string, metrics: FunctionMetricFactory, alarms: cloudwatch.IAlarm[]): cloudwatch.IWidget[][] {
+  return [
+    [header(`## Batch rows \`${name}\` (model \`${metrics.modelName}\`)`)],
+    [
+      graph(`${name}: rows read and failed`, [metrics.metricBatchRows(), metrics.metricBatchFailedRows()]),
+      graph(`${name}: failed row rate (%)`, [metrics.metricBatchFailedRowRate()], { leftYAxis: { min: 0, max: 100 } }),
+      alarmStatus(`${name}: alarms`, alarms),
+    ],
+  ];
+}

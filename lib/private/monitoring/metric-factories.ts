@@ -106,6 +106,26 @@ export class FunctionMetricFactory {
     return this.runtimeMetric(RUNTIME_METRIC.BATCH_SIZE, statistic, `Batch size ${statistic}`);
   }
 
+  /** Rows read from S3 batch inputs (counted when their chunk is done). */
+  public metricBatchRows(): cloudwatch.Metric {
+    return this.runtimeMetric(RUNTIME_METRIC.BATCH_ROWS, 'Sum', 'Batch rows');
+  }
+
+  /** Rows of S3 batch inputs that went to errors files. */
+  public metricBatchFailedRows(): cloudwatch.Metric {
+    return this.runtimeMetric(RUNTIME_METRIC.BATCH_FAILED_ROWS, 'Sum', 'Failed batch rows');
+  }
+
+  /** Failed batch rows as a percentage of batch rows; 0 in periods without batch rows. */
+  public metricBatchFailedRowRate(): cloudwatch.MathExpression {
+    return new cloudwatch.MathExpression({
+      expression: 'IF(FILL(rows, 0) > 0, 100 * FILL(failed, 0) / rows, 0)',
+      usingMetrics: { rows: this.metricBatchRows(), failed: this.metricBatchFailedRows() },
+      period: PERIOD,
+      label: 'Failed row rate (%)',
+    });
+  }
+
   /** Requests the runtime answered with an error, of one kind. */
   public metricErrorsOfKind(kind: ErrorKindName): cloudwatch.Metric {
     return new cloudwatch.Metric({

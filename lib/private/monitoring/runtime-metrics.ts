@@ -17,6 +17,10 @@ export const RUNTIME_METRIC = {
   INFERENCE_TIME: 'InferenceTime',
   BATCH_SIZE: 'BatchSize',
   ERRORS: 'Errors',
+  /** Rows (CSV rows, JSON lines, images) read by a chunk of S3 batch inference, once the chunk is done. */
+  BATCH_ROWS: 'BatchRows',
+  /** Of those, the rows written to the chunk's errors file. */
+  BATCH_FAILED_ROWS: 'BatchFailedRows',
 } as const;
 
 /** The `errorKind` dimension values of the Errors metric, one per HTTP error class. */

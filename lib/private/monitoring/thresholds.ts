@@ -19,12 +19,13 @@ export const DEFAULT_THRESHOLDS: ResolvedThresholds = {
   capacityProviderCpuPercent: 90,
   deadLetterQueueMessages: 0,
   queueOldestMessageAge: Duration.minutes(15),
+  batchFailedRowRatePercent: 5,
   apiServerErrorRatePercent: 1,
   apiClientErrorRatePercent: 10,
   apiLatencyP99: Duration.seconds(5),
 };
 
-const PERCENTS = ['errorRatePercent', 'durationTimeoutPercent', 'coldStartRatePercent', 'capacityProviderCpuPercent', 'apiServerErrorRatePercent', 'apiClientErrorRatePercent'] as const;
+const PERCENTS = ['errorRatePercent', 'durationTimeoutPercent', 'coldStartRatePercent', 'capacityProviderCpuPercent', 'apiServerErrorRatePercent', 'apiClientErrorRatePercent', 'batchFailedRowRatePercent'] as const;
 const COUNTS = ['throttles', 'outOfMemoryErrors', 'outOfMemoryKills', 'provisionedConcurrencySpillover', 'deadLetterQueueMessages'] as const;
 const DURATIONS = ['modelLoadTime', 'queueOldestMessageAge', 'apiLatencyP99'] as const;
 

@@ -18,9 +18,15 @@ export interface PlanRef {
   readonly etag?: string;
 }
 
+/**
+ * Writes the chunk's done marker, then publishes its rows and failed rows (BatchRows,
+ * BatchFailedRows) for the failed-row alarm. A chunk delivered again after it was done
+ * counts again: the metrics count rows processed, not distinct rows.
+ */
 export async function markDone(ctx: BatchContext, plan: string, done: ChunkDone): Promise<void> {
   const { chunk, start, end, rows, failed, output, errors } = done;
   await putJson(ctx.s3, ctx.layout.bucket, ctx.layout.done(plan, chunk), { chunk, start, end, rows, failed, output, errors });
+  ctx.service.obs.batchChunk(rows, failed);
 }
 
 /**
