@@ -116,7 +116,8 @@ export interface BatchInferenceProps {
   /**
    * Rows (CSV rows, JSON lines) per model call while a chunk is streamed (1 to 1024).
    * Fewer rows per call cost more calls: on the wasm backend, 256 instead of 1024 took
-   * 1.5x as long for the Iris model and 1.2x for a 4-256-256-3 MLP (BENCHMARKS.md).
+   * 1.2-1.6x as long for a small (Iris) model; for larger models the difference was within
+   * the noise (BENCHMARKS.md).
    * Memory per call is rows x features x 4 bytes; images in JSON Lines go 16 a call anyway.
    *
    * @default 1024

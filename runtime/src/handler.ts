@@ -7,12 +7,11 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { eventKind, fromApiGatewayV1, fromApiGatewayV2, MAX_WARMUP_HOLD_MS, toProxyResponse } from './events';
 import { errorResponse } from './http';
 import { route } from './routes';
-import { decodeS3Key, isChunkMessage, processChunkMessage, processS3Object } from './s3-batch';
+import { isChunkMessage } from './batch/message';
 import { s3Client } from './s3-client';
 import { BadRequestError, toHttpError } from './errors';
 import { isObject } from './config';
 import { isJobMessage } from './jobs/job';
-import { runJobMessage, runUploadedJob } from './jobs/worker';
 import type { InferenceService } from './service';
 import type { BatchResult } from './s3-batch';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context, S3Event, S3EventRecord, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -24,6 +23,11 @@ export interface HandlerOptions {
   /** The S3 client for batch inference. Default: one per process, from the environment. */
   readonly s3?: S3Client;
 }
+
+// S3 batch inference and the jobs worker load on their first event, not at init: a function
+// that only answers HTTP requests never parses them, and its cold start stays shorter.
+const s3Batch = () => import('./s3-batch');
+const jobsWorker = () => import('./jobs/worker');
 
 export function createHandler(service: InferenceService, options: HandlerOptions = {}): LambdaHandler {
   let coldStart = true;
@@ -70,7 +74,8 @@ async function processS3Records(service: InferenceService, s3: S3Client, records
   const results: BatchResult[] = [];
   for (const r of records) {
     if (!r.eventName?.startsWith('ObjectCreated')) continue;
-    if (await runUploadedJob(service, r, requestId)) continue;
+    if (await (await jobsWorker()).runUploadedJob(service, r, requestId)) continue;
+    const { decodeS3Key, processS3Object } = await s3Batch();
     const ref = { bucket: r.s3.bucket.name, key: decodeS3Key(r.s3.object.key), etag: r.s3.object.eTag, size: r.s3.object.size };
     const result = await processS3Object(service, s3, ref);
     service.obs.logger.info('Batch object processed', { requestId, ...result });
@@ -94,9 +99,9 @@ async function processSqs(service: InferenceService, s3: S3Client, event: SQSEve
       throw new BadRequestError(`SQS message ${msg.messageId} is not JSON.`);
     }
     if (isObject(body) && body.Event === 's3:TestEvent') return { skipped: 's3:TestEvent' };
-    if (isJobMessage(body)) return runJobMessage(service, body, requestId);
+    if (isJobMessage(body)) return (await jobsWorker()).runJobMessage(service, body, requestId);
     if (isChunkMessage(body)) {
-      const result = await processChunkMessage(service, s3, body);
+      const result = await (await s3Batch()).processChunkMessage(service, s3, body);
       service.obs.logger.info('Batch chunk processed', { requestId, ...result });
       return result;
     }

@@ -2,7 +2,7 @@
 // field with busboy. The promise settles for every input, and no stream error is left
 // unhandled: busboy reports a cut or malformed body as an 'error' on itself and on the
 // file stream being read, and both are listened to.
-import busboy from 'busboy';
+import type busboy from 'busboy';
 import type { Readable } from 'node:stream';
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
 
@@ -43,11 +43,13 @@ export async function readMultipartFile(body: Buffer, contentType: string, optio
     throw new UnsupportedMediaTypeError(`Expected a multipart/form-data body, got Content-Type '${contentType ?? ''}'.`);
   }
 
+  // busboy loads on the first multipart request, not at init.
+  const { default: createParser } = await import('busboy');
   let parser: busboy.Busboy;
   try {
     // busboy emits 'limit' when a file *reaches* fileSize, so a file of exactly maxBytes
     // would look over the limit; one byte more tells "at the limit" from "over it".
-    parser = busboy({ headers: { 'content-type': contentType }, limits: { fileSize: maxBytes + 1 } });
+    parser = createParser({ headers: { 'content-type': contentType }, limits: { fileSize: maxBytes + 1 } });
   } catch (err) {
     // Thrown synchronously for a missing boundary or an unparsable Content-Type.
     throw new BadRequestError(`Malformed multipart/form-data Content-Type (${(err as Error).message}); it needs a boundary, e.g. 'multipart/form-data; boundary=...'.`);

@@ -5,7 +5,6 @@ import { BadRequestError, MethodNotAllowedError, NotFoundError, PayloadTooLargeE
 import { SUPPORTED_IMAGE_TYPES } from './image-decode';
 import { errorResponse, jsonResponse, mediaType } from './http';
 import { isObject } from './config';
-import { getJob, submitJob } from './jobs/api';
 import type { HttpRequest, HttpResponse } from './http';
 import type { InferenceService } from './service';
 
@@ -26,6 +25,10 @@ interface Route {
 }
 
 const NAME = '([A-Za-z0-9][A-Za-z0-9._-]*)';
+
+// The jobs API loads on its first request (it brings the DynamoDB, SQS and S3 clients).
+const submitJob: Handler = async (service, req) => (await import('./jobs/api')).submitJob(service, req);
+const getJob: Handler = async (service, req) => (await import('./jobs/api')).getJob(service, req);
 
 const ROUTES: readonly Route[] = [
   { pattern: /^\/health$/, methods: { GET: health } },
@@ -114,7 +117,7 @@ async function inferV2(service: InferenceService, req: HttpRequest): Promise<Htt
 async function predict(service: InferenceService, req: HttpRequest): Promise<HttpResponse> {
   const type = mediaType(req.headers['content-type']);
   if (service.tabular && (type === 'text/csv' || type === 'application/csv')) {
-    const records = service.tabular.parseCsv(req.body.toString('utf8'));
+    const records = await service.tabular.parseCsv(req.body.toString('utf8'));
     if (records.length === 0) throw new BadRequestError('The CSV has a header but no rows.');
     const vectors = records.map((r, i) => service.tabular!.vector(r, `CSV row ${i + 1}`));
     return jsonResponse(200, { predictions: await service.predictRows(vectors) });

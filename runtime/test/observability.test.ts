@@ -53,8 +53,10 @@ test('EMF metrics of S3 batch inference: BatchRows and BatchFailedRows once per 
     const body = `${IRIS_FEATURES.join(',')}\n5.1,3.5,1.4,0.2\n6.2,2.9,4.3,1.3\n7.7,3.0,6.1,2.3\n5.0,n/a,1.4,0.2\n6.0,2.2,5.0\n`;
     await s3.send(new PutObjectCommand({ Bucket: 'uploads', Key: 'in/rows.csv', Body: body }));
     const head = await s3.send(new HeadObjectCommand({ Bucket: 'uploads', Key: 'in/rows.csv' }));
-    const service = await serviceFor(await trainIrisModel(), { type: 'tabular', features: [...IRIS_FEATURES], labels: [...IRIS_LABELS] }, { modelName: 'iris' });
+    const modelDir = await trainIrisModel();
     const emf = await emfOf(async () => {
+      // Metrics read POWERTOOLS_METRICS_DISABLED when the service is made, as at a Lambda init.
+      const service = await serviceFor(modelDir, { type: 'tabular', features: [...IRIS_FEATURES], labels: [...IRIS_LABELS] }, { modelName: 'iris' });
       await createHandler(service, { s3 })(s3Event('uploads', 'in/rows.csv', head.ETag!, head.ContentLength));
     });
     const valuesOf = (name: string) => emf.filter((e) => e._aws.CloudWatchMetrics[0].Metrics.some((m) => m.Name === name)).map((e) => ({ value: e[name], model: e.model, unit: e._aws.CloudWatchMetrics[0].Metrics[0].Unit }));

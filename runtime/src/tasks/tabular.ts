@@ -1,7 +1,6 @@
 // Tabular prediction: named feature columns (JSON objects, arrays in feature order, or
 // CSV rows) -> one [N, features] float32 tensor -> labelled classes or named outputs.
 // Each row is checked on its own, so a batch can answer good rows and name bad ones.
-import { parse } from 'csv-parse/sync';
 import { BadRequestError, UnprocessableError } from '../errors';
 import { MAX_INSTANCES_PER_REQUEST } from '../constants';
 import { isObject } from '../config';
@@ -49,8 +48,9 @@ export class TabularPredictor {
     throw new UnprocessableError(`${where}: expected an object keyed by feature name (${features.join(', ')}) or an array of ${features.length} numbers; got ${instance === null ? 'null' : typeof instance}.`);
   }
 
-  /** Parses CSV text with a header row into records keyed by column name. */
-  public parseCsv(text: string): Record<string, string>[] {
+  /** Parses CSV text with a header row into records keyed by column name (csv-parse loads on the first CSV body). */
+  public async parseCsv(text: string): Promise<Record<string, string>[]> {
+    const { parse } = await import('csv-parse/sync');
     try {
       return parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true }) as Record<string, string>[];
     } catch (err) {
