@@ -33,6 +33,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
       modulePathIgnorePatterns: ['<rootDir>/runtime/', '<rootDir>/cdk.out/'],
       // lib/*.ts sits beside its compiled lib/*.js: tests must run the sources.
       moduleFileExtensions: ['ts', 'tsx', 'js', 'json', 'node'],
+      // One temporary folder per run, removed at the end (test/global-setup.ts).
+      globalSetup: '<rootDir>/test/global-setup.ts',
+      globalTeardown: '<rootDir>/test/global-teardown.ts',
     },
   },
   tsconfig: {

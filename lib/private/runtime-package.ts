@@ -28,32 +28,74 @@ export function requireRuntimeFile(scope: IConstruct, relative: string): string 
   return file;
 }
 
-const staged = new Map<string, string>();
-
 /**
  * A Docker build context holding the runtime and, under model/, the model (empty for
  * models read from S3). Deterministic content, so the image asset hash only changes
  * when the runtime or the model does.
+ *
+ * The folder is named after a fingerprint of what goes in it (the runtime files' content,
+ * and the model's file names, sizes and modification times) and reused by every later
+ * synth, in this process or another: a model of gigabytes is copied once per version, not
+ * once per `cdk synth`, and /tmp does not fill up with copies. It is written under a
+ * temporary name and renamed into place, so a concurrent synth never sees half of it.
  */
 export function stageDockerContext(scope: IConstruct, modelPath: string | undefined): string {
   for (const f of CONTEXT_FILES) requireRuntimeFile(scope, f);
-  const key = `${RUNTIME_DIR}|${modelPath ?? ''}`;
-  const existing = staged.get(key);
-  if (existing && fs.existsSync(existing)) return existing;
-  const hash = crypto.createHash('sha256').update(key).digest('hex').slice(0, 16);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `serverless-tf-context-${hash}-`));
-  for (const f of [...CONTEXT_FILES, ...runtimeChunks()]) {
-    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
-    fs.copyFileSync(path.join(RUNTIME_DIR, f), path.join(dir, f));
+  const runtimeFiles = [...CONTEXT_FILES, ...runtimeChunks()];
+  const dir = path.join(os.tmpdir(), `serverless-tf-context-${contextFingerprint(runtimeFiles, modelPath)}`);
+  if (fs.existsSync(path.join(dir, COMPLETE_MARKER))) return dir;
+
+  const building = fs.mkdtempSync(`${dir}.partial-`);
+  try {
+    for (const f of runtimeFiles) {
+      fs.mkdirSync(path.dirname(path.join(building, f)), { recursive: true });
+      fs.copyFileSync(path.join(RUNTIME_DIR, f), path.join(building, f));
+    }
+    fs.writeFileSync(path.join(building, '.dockerignore'), `**/.DS_Store\n${COMPLETE_MARKER}\n`);
+    const modelDir = path.join(building, 'model');
+    if (modelPath) {
+      fs.cpSync(modelPath, modelDir, { recursive: true, dereference: true });
+    } else {
+      fs.mkdirSync(modelDir);
+      fs.writeFileSync(path.join(modelDir, 'README.txt'), 'The model is read from S3 at init (SERVERLESS_TF_MODEL_URI); nothing is baked into this image.\n');
+    }
+    fs.writeFileSync(path.join(building, COMPLETE_MARKER), '');
+    try {
+      fs.renameSync(building, dir);
+    } catch (err) {
+      // Another synth put the same content in place first: use its folder.
+      if (!fs.existsSync(path.join(dir, COMPLETE_MARKER))) throw err;
+    }
+  } finally {
+    fs.rmSync(building, { recursive: true, force: true });
   }
-  fs.writeFileSync(path.join(dir, '.dockerignore'), '**/.DS_Store\n');
-  const modelDir = path.join(dir, 'model');
-  if (modelPath) {
-    fs.cpSync(modelPath, modelDir, { recursive: true, dereference: true });
-  } else {
-    fs.mkdirSync(modelDir);
-    fs.writeFileSync(path.join(modelDir, 'README.txt'), 'The model is read from S3 at init (SERVERLESS_TF_MODEL_URI); nothing is baked into this image.\n');
-  }
-  staged.set(key, dir);
   return dir;
+}
+
+/** Written last into a staged context: the folder is whole. Not part of the image (.dockerignore). */
+const COMPLETE_MARKER = '.serverless-tf-staged';
+
+/** Runtime files by content; the model by file names, sizes and modification times (reading gigabytes on every synth would be slow). */
+function contextFingerprint(runtimeFiles: string[], modelPath: string | undefined): string {
+  const hash = crypto.createHash('sha256');
+  for (const f of runtimeFiles) hash.update(`${f}\0`).update(fs.readFileSync(path.join(RUNTIME_DIR, f))).update('\0');
+  hash.update(`model:${modelPath ? path.resolve(modelPath) : ''}\0`);
+  if (modelPath) {
+    for (const file of listFiles(modelPath)) {
+      const stat = fs.statSync(path.join(modelPath, file));
+      hash.update(`${file}\0${stat.size}\0${stat.mtimeMs}\0`);
+    }
+  }
+  return hash.digest('hex').slice(0, 32);
+}
+
+/** Files under `dir`, relative and sorted, following symlinks as cpSync({ dereference }) does. */
+function listFiles(dir: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const name of fs.readdirSync(path.join(dir, prefix)).sort()) {
+    const relative = path.join(prefix, name);
+    if (fs.statSync(path.join(dir, relative)).isDirectory()) out.push(...listFiles(dir, relative));
+    else out.push(relative);
+  }
+  return out;
 }
