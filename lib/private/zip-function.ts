@@ -153,13 +153,26 @@ function modelLayer(scope: Construct, modelPath: string, architecture: lambda.Ar
   });
 }
 
-let stagedEntry: string | undefined;
-
-/** A folder holding index.mjs; its content never changes, so one per process will do. */
+/**
+ * A folder holding index.mjs, named after its content: every synth, in any process, uses
+ * the same one (written under a temporary name and renamed into place) instead of leaving
+ * a new folder in /tmp each time.
+ */
 function stageEntry(): string {
-  if (stagedEntry && fs.existsSync(path.join(stagedEntry, 'index.mjs'))) return stagedEntry;
   const hash = crypto.createHash('sha256').update(ENTRY_SOURCE).digest('hex').slice(0, 16);
-  stagedEntry = fs.mkdtempSync(path.join(os.tmpdir(), `serverless-tf-zip-entry-${hash}-`));
-  fs.writeFileSync(path.join(stagedEntry, 'index.mjs'), ENTRY_SOURCE);
-  return stagedEntry;
+  const dir = path.join(os.tmpdir(), `serverless-tf-zip-entry-${hash}`);
+  const entry = path.join(dir, 'index.mjs');
+  if (fs.existsSync(entry) && fs.readFileSync(entry, 'utf8') === ENTRY_SOURCE) return dir;
+  const building = fs.mkdtempSync(`${dir}.partial-`);
+  try {
+    fs.writeFileSync(path.join(building, 'index.mjs'), ENTRY_SOURCE);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(building, dir);
+  } catch (err) {
+    // Another synth put the same file in place first.
+    if (!fs.existsSync(entry)) throw err;
+  } finally {
+    fs.rmSync(building, { recursive: true, force: true });
+  }
+  return dir;
 }
