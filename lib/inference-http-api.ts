@@ -8,10 +8,12 @@ import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as authorizers from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as integrations from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { InferenceMonitoring, MonitoringThresholds } from './inference-monitoring';
 import { DEFAULT_THROTTLE, GATEWAY_ROUTES, MAX_INTEGRATION_TIMEOUT, httpAccessLogFormat, integrationTimeout, outlivesGateway, validateThrottle } from './private/api-defaults';
 import { TensorFlowValidationError } from './private/validation-error';
 import type { TensorFlowFunction } from './tensorflow-function';
@@ -241,6 +243,23 @@ export class InferenceHttpApi extends Construct {
     }
     // No authorizer here: HttpApi.addRoutes gives each route the API's default authorizer and scopes.
     return this.httpApi.addRoutes({ path: options.path, methods: options.methods, integration: this.integration });
+  }
+
+  /**
+   * Monitors the function and the API in one line: the function's alarms, and the API's 5xx
+   * and 4xx rates and p99 latency, named after this construct's id. The API has one stage,
+   * `$default`, so its metrics are read by ApiId alone. A function already monitored is not
+   * added twice.
+   *
+   * @param monitoring where the alarms and dashboard sections go
+   * @param thresholds overrides of the monitoring's thresholds, for the function and the API
+   * @returns the function's alarms and the API's
+   */
+  public monitor(monitoring: InferenceMonitoring, thresholds?: MonitoringThresholds): cloudwatch.Alarm[] {
+    return [
+      ...monitoring.addFunction(this.function, thresholds),
+      ...monitoring.addHttpApi(this.node.id, this.httpApi, thresholds),
+    ];
   }
 
   /** Lets `grantee` call the API (execute-api:Invoke on every route). For IAM authorization only. */

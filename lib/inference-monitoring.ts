@@ -4,19 +4,21 @@
 // factories, alarm specs per concern and dashboard sections (lib/private/monitoring/).
 import { Annotations, Duration } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
+import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { InferenceFunctionUrl } from './inference-function-url';
 import { AlarmFactory } from './private/monitoring/alarm-factory';
 import type { AlarmSpec } from './private/monitoring/alarm-factory';
 import { createAlarmTopic } from './private/monitoring/alarm-topic';
-import { restApiAlarmSpecs } from './private/monitoring/api-alarms';
+import { functionUrlAlarmSpecs, httpApiAlarmSpecs, restApiAlarmSpecs } from './private/monitoring/api-alarms';
 import { batchAlarmSpecs } from './private/monitoring/batch-alarms';
-import { batchRowsSection, functionSection, queueSection, restApiSection } from './private/monitoring/dashboard-sections';
+import { batchRowsSection, functionSection, functionUrlSection, httpApiSection, queueSection, restApiSection } from './private/monitoring/dashboard-sections';
 import { addOutOfMemoryKillFilter, functionAlarmSpecs } from './private/monitoring/function-alarms';
-import { FunctionMetricFactory, QueueMetricFactory, RestApiMetricFactory } from './private/monitoring/metric-factories';
+import { FunctionMetricFactory, FunctionUrlMetricFactory, HttpApiMetricFactory, QueueMetricFactory, RestApiMetricFactory } from './private/monitoring/metric-factories';
 import { queueAlarmSpecs } from './private/monitoring/queue-alarms';
 import { resolveThresholds } from './private/monitoring/thresholds';
 import type { ResolvedThresholds } from './private/monitoring/thresholds';
@@ -122,21 +124,23 @@ export interface MonitoringThresholds {
   readonly batchFailedRowRatePercent?: number;
 
   /**
-   * API 5XX responses as a percentage of requests, in 2 of 3 five-minute periods.
+   * 5xx responses as a percentage of requests, in 2 of 3 five-minute periods: of a REST
+   * API stage, an HTTP API or a function URL.
    *
    * @default 1
    */
   readonly apiServerErrorRatePercent?: number;
 
   /**
-   * API 4XX responses as a percentage of requests, for 15 minutes.
+   * 4xx responses as a percentage of requests, for 15 minutes: of a REST API stage, an
+   * HTTP API or a function URL.
    *
    * @default 10
    */
   readonly apiClientErrorRatePercent?: number;
 
   /**
-   * API p99 latency, for 15 minutes.
+   * p99 latency of a REST API stage, an HTTP API or a function URL, for 15 minutes.
    *
    * @default Duration.seconds(5)
    */
@@ -186,7 +190,8 @@ export interface InferenceMonitoringProps {
 }
 
 /**
- * Alarms and a dashboard for TensorFlow inference: functions, their queues and their APIs.
+ * Alarms and a dashboard for TensorFlow inference: functions, their queues and their front
+ * doors (REST APIs, HTTP APIs, function URLs).
  *
  * @example
  * const monitoring = new InferenceMonitoring(this, 'Ops', { functions: [classifier] });
@@ -195,7 +200,7 @@ export interface InferenceMonitoringProps {
 export class InferenceMonitoring extends Construct {
   /** The topic alarms are sent to. */
   public readonly alarmTopic: sns.ITopic;
-  /** The dashboard: a section per model, queue and API. */
+  /** The dashboard: a section per model, queue, API and function URL. */
   public readonly dashboard: cloudwatch.Dashboard;
 
   private readonly thresholds?: MonitoringThresholds;
@@ -312,6 +317,59 @@ export class InferenceMonitoring extends Construct {
     return [...alarms];
   }
 
+  /**
+   * Monitors an API Gateway HTTP API: 5xx and 4xx rates (metric math over its 5xx, 4xx and
+   * Count metrics) and p99 latency, with the same thresholds as a REST API.
+   * InferenceHttpApi.monitor() calls it.
+   *
+   * HTTP API metrics carry the ApiId dimension (all stages together) and ApiId with Stage
+   * (one stage). Without `stage` the alarms read ApiId alone, which for an API whose only
+   * stage is `$default` (InferenceHttpApi's) is that stage's traffic.
+   *
+   * @see https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html
+   * @param name a name for the API on the dashboard and in alarm descriptions, unique in this construct
+   * @param api the HTTP API
+   * @param thresholds overrides of this construct's thresholds, for this API
+   * @param stage a stage name, to watch that stage alone (the metrics' Stage dimension); default: every stage of the API
+   * @returns the API's alarms
+   */
+  public addHttpApi(name: string, api: apigwv2.IHttpApi, thresholds?: MonitoringThresholds, stage?: string): cloudwatch.Alarm[] {
+    const scope = new Construct(this, this.claimName(name, 'HttpApi', 'HTTP API'));
+    const t = this.resolve(scope, thresholds);
+    const metrics = new HttpApiMetricFactory(api, stage);
+    const alarms = this.createAlarms(scope, name, httpApiAlarmSpecs(metrics, t));
+    this.dashboard.addWidgets(...httpApiSection(name, metrics, alarms).map((row) => new cloudwatch.Row(...row)));
+    return [...alarms];
+  }
+
+  /**
+   * Monitors an InferenceFunctionUrl: 5xx and 4xx rates and p99 latency of the requests to
+   * its URL, with the API thresholds (apiServerErrorRatePercent, apiClientErrorRatePercent,
+   * apiLatencyP99). InferenceFunctionUrl.monitor() calls it, with the function's alarms.
+   *
+   * Lambda publishes UrlRequestCount, Url4xxCount, Url5xxCount and UrlRequestLatency in
+   * AWS/Lambda; the alarms read them with the dimensions of the `live` alias's other metrics,
+   * FunctionName and Resource `<function name>:live` (Lambda documents Resource as the
+   * function name and the alias the URL is on). Assumed, as the documentation does not say:
+   * that UrlRequestLatency has percentiles (it recommends Average and Maximum; without
+   * percentiles the latency alarm stays OK), and that the counts may be absent rather than
+   * 0 in quiet periods (they are read as 0).
+   *
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/urls-monitoring.html
+   * @param name a name for the URL on the dashboard and in alarm descriptions, unique in this construct
+   * @param url the function URL
+   * @param thresholds overrides of this construct's thresholds, for this URL
+   * @returns the URL's alarms
+   */
+  public addFunctionUrl(name: string, url: InferenceFunctionUrl, thresholds?: MonitoringThresholds): cloudwatch.Alarm[] {
+    const scope = new Construct(this, this.claimName(name, 'FunctionUrl', 'function URL'));
+    const t = this.resolve(scope, thresholds);
+    const metrics = new FunctionUrlMetricFactory(url.function);
+    const alarms = this.createAlarms(scope, name, functionUrlAlarmSpecs(metrics, t));
+    this.dashboard.addWidgets(...functionUrlSection(name, metrics, alarms).map((row) => new cloudwatch.Row(...row)));
+    return [...alarms];
+  }
+
   private resolve(scope: Construct, overrides?: MonitoringThresholds): ResolvedThresholds {
     return resolveThresholds(scope, 'thresholds', this.thresholds, overrides);
   }
@@ -322,14 +380,15 @@ export class InferenceMonitoring extends Construct {
     return alarms;
   }
 
-  /** Queue and API names identify them on the dashboard: they must be unique. */
-  private claimName(name: string, kind: string): string {
+  /** Queue, API and URL names identify them on the dashboard: they must be unique per kind. */
+  private claimName(name: string, kind: string, noun: string = kind.toLowerCase()): string {
     if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/.test(name)) {
-      throw new TensorFlowValidationError(this, `The ${kind.toLowerCase()} name must be 1-64 letters, digits, spaces, '.', '_' or '-'; got "${name}".`);
+      throw new TensorFlowValidationError(this, `The ${noun} name must be 1-64 letters, digits, spaces, '.', '_' or '-'; got "${name}".`);
     }
     const id = `${kind}-${name}`;
     if (this.names.has(id)) {
-      throw new TensorFlowValidationError(this, `A ${kind.toLowerCase()} named "${name}" is already monitored: give each a different name.`);
+      const article = /^([aeiou]|HTTP)/i.test(noun) ? 'An' : 'A';
+      throw new TensorFlowValidationError(this, `${article} ${noun} named "${name}" is already monitored: give each a different name.`);
     }
     this.names.add(id);
     return id;

@@ -3,11 +3,12 @@
 // synth-time error, cdk-nag AwsSolutions with every finding acknowledged for a reason,
 // and the api example's snapshot.
 import * as fs from 'fs';
-import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { App, CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -463,6 +464,8 @@ describe('cdk-nag AwsSolutions: zero unacknowledged findings, each acknowledgeme
     ['HTTP API, IAM', (s) => new InferenceHttpApi(s, 'Api', { function: newFunction(s), authorization: HttpApiAuthorization.iam() })],
     ['HTTP API, none', (s) => new InferenceHttpApi(s, 'Api', { function: newFunction(s), authorization: HttpApiAuthorization.none() })],
     ['function URL, IAM', (s) => new InferenceFunctionUrl(s, 'Url', { function: newFunction(s) })],
+    ['HTTP API, IAM, monitored', (s) => new InferenceHttpApi(s, 'Api', { function: newFunction(s), authorization: HttpApiAuthorization.iam() }).monitor(new InferenceMonitoring(s, 'Ops'))],
+    ['function URL, IAM, monitored', (s) => new InferenceFunctionUrl(s, 'Url', { function: newFunction(s) }).monitor(new InferenceMonitoring(s, 'Ops'))],
   ])('%s', (_name, make) => {
     expect(nagReport((app) => make(nagStack(app)))).toBe('');
   });
@@ -479,5 +482,64 @@ describe('monitor()', () => {
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::CloudWatch::Alarm', functionAlarms.length + 3);
     for (const metric of ['5XXError', '4XXError', 'Latency']) expect(JSON.stringify(template.toJSON())).toContain(`"MetricName":"${metric}"`);
+  });
+
+  type AlarmProperties = Record<string, unknown> & { Metrics: { MetricStat?: { Metric: Record<string, unknown>; Stat: string } }[] };
+
+  /** The CloudFormation properties of the alarms under the target scope `Ops/<scope>`, by id. */
+  function apiAlarms(stack: Stack, alarms: cloudwatch.Alarm[], scope: string): Record<string, AlarmProperties> {
+    const resources = Template.fromStack(stack).toJSON().Resources;
+    const propertiesOf = (a: cloudwatch.Alarm) => resources[stack.getLogicalId(a.node.defaultChild as CfnElement)].Properties;
+    return Object.fromEntries(alarmsUnder(alarms, scope).map((a) => [a.node.id, propertiesOf(a)]));
+  }
+
+  /** The metrics an alarm reads (leaving out math expressions), with their statistic. */
+  function metricsOf(p: AlarmProperties): Record<string, unknown>[] {
+    return p.Metrics.filter((m) => m.MetricStat).map((m) => ({ ...m.MetricStat!.Metric, Stat: m.MetricStat!.Stat }));
+  }
+
+  /** The alarms of `alarms` under the target scope `Ops/<scope>`. */
+  function alarmsUnder(alarms: cloudwatch.Alarm[], scope: string): cloudwatch.Alarm[] {
+    return alarms.filter((a) => a.node.path.startsWith(`Test/Ops/${scope}/`));
+  }
+
+  test('InferenceHttpApi: one line monitors the function and the HTTP API (ApiId), named after the construct', () => {
+    const stack = newStack();
+    const api = new InferenceHttpApi(stack, 'PublicHttp', { function: newFunction(stack), authorization: HttpApiAuthorization.iam() });
+    const monitoring = new InferenceMonitoring(stack, 'Ops');
+    const alarms = api.monitor(monitoring);
+    const functionAlarms = monitoring.addFunction(api.function);
+    expect(alarms.slice(0, functionAlarms.length).map((a) => a.node.path)).toEqual(functionAlarms.map((a) => a.node.path));
+    expect(alarmsUnder(alarms, 'HttpApi-PublicHttp').map((a) => a.node.id)).toEqual(['ServerErrorRate', 'ClientErrorRate', 'LatencyP99']);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', functionAlarms.length + 3);
+    const apiId = { Ref: stack.getLogicalId(api.httpApi.node.defaultChild as CfnElement) };
+    const byId = apiAlarms(stack, alarms, 'HttpApi-PublicHttp');
+    expect(metricsOf(byId.LatencyP99)).toEqual([{ Namespace: 'AWS/ApiGateway', MetricName: 'Latency', Dimensions: [{ Name: 'ApiId', Value: apiId }], Stat: 'p99' }]);
+    expect(metricsOf(byId.ServerErrorRate).map((m) => m.MetricName)).toEqual(['5xx', 'Count']);
+    expect(metricsOf(byId.ClientErrorRate).map((m) => m.MetricName)).toEqual(['4xx', 'Count']);
+    for (const m of [...metricsOf(byId.ServerErrorRate), ...metricsOf(byId.ClientErrorRate)]) expect(m.Dimensions).toEqual([{ Name: 'ApiId', Value: apiId }]);
+    expect(byId.LatencyP99.AlarmDescription).toMatch(/^\[PublicHttp\] p99 latency of the HTTP API/);
+  });
+
+  test('InferenceFunctionUrl: one line monitors the function and its URL (Url* metrics of the live alias), named after the construct', () => {
+    const stack = newStack();
+    const url = new InferenceFunctionUrl(stack, 'PublicUrl', { function: newFunction(stack) });
+    const monitoring = new InferenceMonitoring(stack, 'Ops');
+    const alarms = url.monitor(monitoring, { apiLatencyP99: Duration.seconds(3) });
+    const functionAlarms = monitoring.addFunction(url.function);
+    expect(alarms.slice(0, functionAlarms.length).map((a) => a.node.path)).toEqual(functionAlarms.map((a) => a.node.path));
+    expect(alarmsUnder(alarms, 'FunctionUrl-PublicUrl').map((a) => a.node.id)).toEqual(['ServerErrorRate', 'ClientErrorRate', 'LatencyP99']);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', functionAlarms.length + 3);
+    const functionName = { Ref: stack.getLogicalId(url.function.function.node.defaultChild as CfnElement) };
+    const dims = [{ Name: 'FunctionName', Value: functionName }, { Name: 'Resource', Value: { 'Fn::Join': ['', [functionName, ':live']] } }];
+    const byId = apiAlarms(stack, alarms, 'FunctionUrl-PublicUrl');
+    expect(metricsOf(byId.LatencyP99)).toEqual([{ Namespace: 'AWS/Lambda', MetricName: 'UrlRequestLatency', Dimensions: dims, Stat: 'p99' }]);
+    expect(byId.LatencyP99.Threshold).toBe(3000);
+    expect(metricsOf(byId.ServerErrorRate).map((m) => m.MetricName)).toEqual(['Url5xxCount', 'UrlRequestCount']);
+    expect(metricsOf(byId.ClientErrorRate).map((m) => m.MetricName)).toEqual(['Url4xxCount', 'UrlRequestCount']);
+    for (const m of [...metricsOf(byId.ServerErrorRate), ...metricsOf(byId.ClientErrorRate)]) expect(m.Dimensions).toEqual(dims);
+    expect(byId.LatencyP99.AlarmDescription).toMatch(/^\[PublicUrl\] p99 latency of the function URL stayed above 3000 ms/);
   });
 });

@@ -6,13 +6,14 @@ import * as path from 'path';
 import { App, CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { Compute, Model, TensorFlowFunction } from '../lib';
-import { layersModelDir, masked, newStack, RUNTIME_DIR } from './support';
+import { Compute, InferenceFunctionUrl, Model, TensorFlowFunction } from '../lib';
+import { layersModelDir, masked, nagReport, newStack, RUNTIME_DIR } from './support';
 import { InferenceMonitoring } from '../lib/inference-monitoring';
 import type { MonitoringThresholds } from '../lib/inference-monitoring';
 import { ERROR_KINDS, RUNTIME_METRIC, RUNTIME_NAMESPACE } from '../lib/private/monitoring/runtime-metrics';
@@ -23,15 +24,29 @@ function classifier(stack: Stack, id = 'Classifier', extra: Partial<ConstructorP
   return new TensorFlowFunction(stack, id, { model: Model.fromAsset(layersModelDir()), modelName: 'demo', ...extra });
 }
 
-/** The CloudFormation properties of each alarm, by construct id. */
-function alarmProps(alarms: cloudwatch.Alarm[]): Record<string, Props> {
+/** The CloudFormation properties of each alarm, by construct id (or by `key`). */
+function alarmProps(alarms: cloudwatch.Alarm[], key: (alarm: cloudwatch.Alarm) => string = (alarm) => alarm.node.id): Record<string, Props> {
   const out: Record<string, Props> = {};
   for (const alarm of alarms) {
     const stack = Stack.of(alarm);
     const template = Template.fromStack(stack).toJSON();
-    out[alarm.node.id] = template.Resources[stack.getLogicalId(alarm.node.defaultChild as CfnElement)].Properties;
+    out[key(alarm)] = template.Resources[stack.getLogicalId(alarm.node.defaultChild as CfnElement)].Properties;
   }
   return out;
+}
+
+/** An alarm's target scope and id, e.g. `HttpApi-Public/LatencyP99`: ids repeat across targets. */
+function targetAndId(alarm: cloudwatch.Alarm): string {
+  return `${alarm.node.scope!.node.id}/${alarm.node.id}`;
+}
+
+/** The expression and the metrics of a metric-math alarm, by id. */
+function mathOf(p: Props): { expression: unknown; byId: Record<string, Props> } {
+  const metrics = p.Metrics as Props[];
+  return {
+    expression: metrics.find((m) => m.Expression)?.Expression,
+    byId: Object.fromEntries(metrics.filter((m) => m.MetricStat).map((m) => [m.Id, m.MetricStat as Props])),
+  };
 }
 
 /**
@@ -189,25 +204,26 @@ describe('alarms that depend on the function', () => {
 });
 
 describe('threshold overrides', () => {
-  const OVERRIDES: [keyof MonitoringThresholds, MonitoringThresholds[keyof MonitoringThresholds], string, number][] = [
-    ['errorRatePercent', 2, 'ErrorRate', 2],
-    ['throttles', 5, 'Throttles', 5],
-    ['durationTimeoutPercent', 50, 'DurationNearTimeout', 15000],
-    ['coldStartRatePercent', 25, 'ColdStartRate', 25],
-    ['modelLoadTime', Duration.seconds(5), 'ModelLoadTime', 5000],
-    ['outOfMemoryErrors', 3, 'OutOfMemoryErrors', 3],
-    ['outOfMemoryKills', 1, 'OutOfMemoryKills', 1],
-    ['provisionedConcurrencySpillover', 10, 'ProvisionedConcurrencySpillover', 10],
-    ['capacityProviderCpuPercent', 75, 'CapacityProviderCpu', 75],
-    ['deadLetterQueueMessages', 4, 'DeadLetterMessages', 4],
-    ['queueOldestMessageAge', Duration.hours(1), 'OldestMessageAge', 3600],
-    ['apiServerErrorRatePercent', 0.5, 'ServerErrorRate', 0.5],
-    ['apiClientErrorRatePercent', 20, 'ClientErrorRate', 20],
-    ['apiLatencyP99', Duration.seconds(2), 'LatencyP99', 2000],
-    ['batchFailedRowRatePercent', 1, 'FailedRowRate', 1],
+  /** Each threshold, a value for it, the alarms (target scope/id) it sets, and the threshold they get. */
+  const OVERRIDES: [keyof MonitoringThresholds, MonitoringThresholds[keyof MonitoringThresholds], string[], number][] = [
+    ['errorRatePercent', 2, ['Model-demo/ErrorRate'], 2],
+    ['throttles', 5, ['Model-demo/Throttles'], 5],
+    ['durationTimeoutPercent', 50, ['Model-demo/DurationNearTimeout'], 15000],
+    ['coldStartRatePercent', 25, ['Model-demo/ColdStartRate'], 25],
+    ['modelLoadTime', Duration.seconds(5), ['Model-demo/ModelLoadTime'], 5000],
+    ['outOfMemoryErrors', 3, ['Model-demo/OutOfMemoryErrors'], 3],
+    ['outOfMemoryKills', 1, ['Model-demo/OutOfMemoryKills'], 1],
+    ['provisionedConcurrencySpillover', 10, ['Model-demo/ProvisionedConcurrencySpillover'], 10],
+    ['capacityProviderCpuPercent', 75, ['Model-demo-2/CapacityProviderCpu'], 75],
+    ['deadLetterQueueMessages', 4, ['Queue-Jobs/DeadLetterMessages'], 4],
+    ['queueOldestMessageAge', Duration.hours(1), ['Queue-Jobs/OldestMessageAge'], 3600],
+    ['apiServerErrorRatePercent', 0.5, ['Api-Api/ServerErrorRate', 'HttpApi-Http/ServerErrorRate', 'FunctionUrl-Url/ServerErrorRate'], 0.5],
+    ['apiClientErrorRatePercent', 20, ['Api-Api/ClientErrorRate', 'HttpApi-Http/ClientErrorRate', 'FunctionUrl-Url/ClientErrorRate'], 20],
+    ['apiLatencyP99', Duration.seconds(2), ['Api-Api/LatencyP99', 'HttpApi-Http/LatencyP99', 'FunctionUrl-Url/LatencyP99'], 2000],
+    ['batchFailedRowRatePercent', 1, ['Batch-Nightly/FailedRowRate'], 1],
   ];
 
-  /** Everything that can be monitored, so every alarm exists. */
+  /** Everything that can be monitored, so every alarm exists; by target scope and id. */
   function monitorAll(thresholds: MonitoringThresholds | undefined, perTarget: MonitoringThresholds | undefined): Record<string, Props> {
     const stack = newStack();
     const monitoring = new InferenceMonitoring(stack, 'Ops', { thresholds });
@@ -218,21 +234,25 @@ describe('threshold overrides', () => {
       ...monitoring.addFunction(classifier(stack, 'Gpu', { compute: Compute.gpu() }), perTarget).filter((a) => a.node.id === 'CapacityProviderCpu'),
       ...monitoring.addQueue('Jobs', new sqs.Queue(stack, 'Queue'), new sqs.Queue(stack, 'Dlq'), perTarget),
       ...monitoring.addRestApi('Api', apigw.RestApi.fromRestApiAttributes(stack, 'Api', { restApiId: 'abc123', rootResourceId: 'root', restApiName: 'inference' }), 'prod', perTarget),
+      ...monitoring.addHttpApi('Http', apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Http', { httpApiId: 'h77p123' }), perTarget),
+      ...monitoring.addFunctionUrl('Url', new InferenceFunctionUrl(stack, 'Url', { function: cpu }), perTarget),
     ];
-    return alarmProps(alarms);
+    return alarmProps(alarms, targetAndId);
   }
 
   test('every alarm has a threshold prop', () => {
-    expect(Object.keys(monitorAll(undefined, undefined)).sort()).toEqual(OVERRIDES.map(([, , alarm]) => alarm).sort());
+    expect(Object.keys(monitorAll(undefined, undefined)).sort()).toEqual(OVERRIDES.flatMap(([, , alarms]) => alarms).sort());
   });
 
-  test.each(OVERRIDES)('%s on the construct sets the %s threshold', (key, value, alarm, threshold) => {
-    expect(monitorAll({ [key]: value }, undefined)[alarm].Threshold).toBe(threshold);
+  test.each(OVERRIDES)('%s on the construct sets the threshold of %j', (key, value, alarms, threshold) => {
+    const props = monitorAll({ [key]: value }, undefined);
+    expect(alarms.map((alarm) => props[alarm].Threshold)).toEqual(alarms.map(() => threshold));
   });
 
-  test.each(OVERRIDES)('%s on one target overrides the construct\'s', (key, value, alarm, threshold) => {
+  test.each(OVERRIDES)('%s on one target overrides the construct\'s, for %j', (key, value, alarms, threshold) => {
     const other = typeof value === 'number' ? value + 1 : Duration.seconds(value!.toSeconds() + 1);
-    expect(monitorAll({ [key]: other }, { [key]: value })[alarm].Threshold).toBe(threshold);
+    const props = monitorAll({ [key]: other }, { [key]: value });
+    expect(alarms.map((alarm) => props[alarm].Threshold)).toEqual(alarms.map(() => threshold));
   });
 });
 
@@ -334,6 +354,95 @@ describe('REST APIs', () => {
   });
 });
 
+describe('HTTP APIs', () => {
+  const stack = newStack();
+  const api = apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Http', { httpApiId: 'h77p123' });
+  const monitoring = new InferenceMonitoring(stack, 'Ops');
+  const defaultStage = monitoring.addHttpApi('Public', api);
+  const namedStage = monitoring.addHttpApi('Beta', api, undefined, 'beta');
+  const props = alarmProps(defaultStage);
+  const staged = alarmProps(namedStage);
+  const dims = [{ Name: 'ApiId', Value: 'h77p123' }];
+
+  test('three alarms, like a REST API\'s: 5xx rate, 4xx rate, p99 latency', () => {
+    expect(Object.keys(props)).toEqual(['ServerErrorRate', 'ClientErrorRate', 'LatencyP99']);
+  });
+
+  test.each([
+    ['ServerErrorRate', '5xx', 'serverErrors', 1, 2],
+    ['ClientErrorRate', '4xx', 'clientErrors', 10, 3],
+  ])('%s: 100 * %s / Count (Sum) of the API (ApiId) above its threshold', (alarm, metricName, id, threshold, datapoints) => {
+    const p = props[alarm];
+    expect(p).toEqual(expect.objectContaining({ Threshold: threshold, EvaluationPeriods: 3, DatapointsToAlarm: datapoints, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching' }));
+    const { expression, byId } = mathOf(p);
+    expect(expression).toBe(`IF(requests > 0, 100 * ${id} / requests, 0)`);
+    expect(byId[id]).toEqual({ Metric: { Namespace: 'AWS/ApiGateway', MetricName: metricName, Dimensions: dims }, Period: 300, Stat: 'Sum' });
+    expect(byId.requests).toEqual({ Metric: { Namespace: 'AWS/ApiGateway', MetricName: 'Count', Dimensions: dims }, Period: 300, Stat: 'Sum' });
+  });
+
+  test('LatencyP99: p99 Latency above 5000 ms for 3 of 3 periods, ignoring thin samples', () => {
+    expect(watched(props.LatencyP99)).toEqual({ Namespace: 'AWS/ApiGateway', MetricName: 'Latency', Dimensions: dims, Period: 300, Stat: 'p99' });
+    expect(props.LatencyP99).toEqual(expect.objectContaining({
+      Threshold: 5000, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 3, DatapointsToAlarm: 3, EvaluateLowSampleCountPercentile: 'ignore',
+    }));
+  });
+
+  test('descriptions name the API and say what an HTTP API\'s errors probably are', () => {
+    expect(props.ServerErrorRate.AlarmDescription).toMatch(/^\[Public\] More than 1% of requests to the HTTP API failed with 5xx in 2 of 3 five-minute periods\. Probably: .*29 s integration timeout.* Do: .+/);
+    expect(props.ClientErrorRate.AlarmDescription).toMatch(/^\[Public\] More than 10% of requests to the HTTP API failed with 4xx for 15 minutes\. Probably: .*authorizer \(401, 403\).* Do: .*stage throttle/);
+    expect(props.LatencyP99.AlarmDescription).toMatch(/^\[Public\] p99 latency of the HTTP API stayed above 5000 ms for 15 minutes\. Probably: .+ Do: .+/);
+  });
+
+  test('a named stage: the metrics carry ApiId and Stage, and the descriptions name the stage', () => {
+    const stageDims = [{ Name: 'ApiId', Value: 'h77p123' }, { Name: 'Stage', Value: 'beta' }];
+    expect(watched(staged.LatencyP99).Dimensions).toEqual(stageDims);
+    const { byId } = mathOf(staged.ServerErrorRate);
+    expect([byId.serverErrors.Metric, byId.requests.Metric]).toEqual([
+      { Namespace: 'AWS/ApiGateway', MetricName: '5xx', Dimensions: stageDims },
+      { Namespace: 'AWS/ApiGateway', MetricName: 'Count', Dimensions: stageDims },
+    ]);
+    expect(staged.ClientErrorRate.AlarmDescription).toMatch(/^\[Beta\] More than 10% of requests to stage beta of the HTTP API/);
+  });
+});
+
+describe('function URLs', () => {
+  const stack = newStack();
+  const fn = classifier(stack);
+  const url = new InferenceFunctionUrl(stack, 'Url', { function: fn });
+  const props = alarmProps(new InferenceMonitoring(stack, 'Ops').addFunctionUrl('Public', url));
+  const functionName = { Ref: stack.getLogicalId(fn.function.node.defaultChild as CfnElement) };
+  const dims = [{ Name: 'FunctionName', Value: functionName }, { Name: 'Resource', Value: { 'Fn::Join': ['', [functionName, ':live']] } }];
+
+  test('three alarms: 5xx rate, 4xx rate, p99 latency of the URL', () => {
+    expect(Object.keys(props)).toEqual(['ServerErrorRate', 'ClientErrorRate', 'LatencyP99']);
+  });
+
+  test.each([
+    ['ServerErrorRate', 'Url5xxCount', 'serverErrors', 1, 2],
+    ['ClientErrorRate', 'Url4xxCount', 'clientErrors', 10, 3],
+  ])('%s: 100 * %s / UrlRequestCount (Sum) of the live alias above its threshold, quiet periods as 0', (alarm, metricName, id, threshold, datapoints) => {
+    const p = props[alarm];
+    expect(p).toEqual(expect.objectContaining({ Threshold: threshold, EvaluationPeriods: 3, DatapointsToAlarm: datapoints, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching' }));
+    const { expression, byId } = mathOf(p);
+    expect(expression).toBe(`IF(FILL(requests, 0) > 0, 100 * FILL(${id}, 0) / requests, 0)`);
+    expect(byId[id]).toEqual({ Metric: { Namespace: 'AWS/Lambda', MetricName: metricName, Dimensions: dims }, Period: 300, Stat: 'Sum' });
+    expect(byId.requests).toEqual({ Metric: { Namespace: 'AWS/Lambda', MetricName: 'UrlRequestCount', Dimensions: dims }, Period: 300, Stat: 'Sum' });
+  });
+
+  test('LatencyP99: p99 UrlRequestLatency of the live alias above 5000 ms for 3 of 3 periods', () => {
+    expect(watched(props.LatencyP99)).toEqual({ Namespace: 'AWS/Lambda', MetricName: 'UrlRequestLatency', Dimensions: dims, Period: 300, Stat: 'p99' });
+    expect(props.LatencyP99).toEqual(expect.objectContaining({
+      Threshold: 5000, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 3, DatapointsToAlarm: 3, EvaluateLowSampleCountPercentile: 'ignore',
+    }));
+  });
+
+  test('descriptions name the URL and say what a function URL\'s errors probably are', () => {
+    expect(props.ServerErrorRate.AlarmDescription).toMatch(/^\[Public\] More than 1% of requests to the function URL failed with 5xx.* Probably: .*502 \(the function crashed, timed out or was killed\).* Do: .+/);
+    expect(props.ClientErrorRate.AlarmDescription).toMatch(/^\[Public\] More than 10% of requests to the function URL failed with 4xx.* Probably: .*lambda:InvokeFunctionUrl.*throttled \(429\).* Do: .+/);
+    expect(props.LatencyP99.AlarmDescription).toMatch(/^\[Public\] p99 latency of the function URL stayed above 5000 ms/);
+  });
+});
+
 describe('the alarm topic', () => {
   test('created when none is given: a rotated customer managed key CloudWatch may use, TLS only, CloudWatch may publish', () => {
     const stack = newStack();
@@ -406,6 +515,21 @@ describe('the dashboard', () => {
     expect(text).toContain('\\"ConcurrentExecutions\\"');
   });
 
+  test('an HTTP API and a function URL have their sections: requests and error rates, latency, alarms', () => {
+    const stack = newStack();
+    const fn = classifier(stack);
+    const monitoring = new InferenceMonitoring(stack, 'Ops');
+    monitoring.addHttpApi('Http', apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Api', { httpApiId: 'h77p123' }));
+    monitoring.addHttpApi('Beta', apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Beta', { httpApiId: 'b3ta123' }), undefined, 'beta');
+    monitoring.addFunctionUrl('Url', new InferenceFunctionUrl(stack, 'Url', { function: fn }));
+    const text = body(stack);
+    for (const title of ['## HTTP API `Http`', '## HTTP API `Beta`, stage `beta`', 'Http: requests and error rates (%)', 'Http: latency (ms)', 'Http: alarms',
+      '## Function URL `Url` (the `live` alias)', 'Url: requests and error rates (%)', 'Url: latency (ms)', 'Url: alarms']) {
+      expect(text).toContain(title);
+    }
+    for (const metric of ['IntegrationLatency', 'UrlRequestCount', 'Url4xxCount', 'Url5xxCount', 'UrlRequestLatency']) expect(text).toContain(`\\"${metric}\\"`);
+  });
+
   test('queue depth, API latency and the GPU capacity provider have their sections', () => {
     const stack = newStack();
     const monitoring = new InferenceMonitoring(stack, 'Ops', { functions: [classifier(stack, 'Gpu', { compute: Compute.gpu() })] });
@@ -451,6 +575,28 @@ describe('synth-time errors', () => {
     const api = apigw.RestApi.fromRestApiAttributes(stack, 'Api', { restApiId: 'abc123', rootResourceId: 'root' });
     monitoring.addRestApi('Public', api, 'prod');
     expect(() => monitoring.addRestApi('Public', api, 'dev')).toThrow(/An? api named "Public" is already monitored/);
+  });
+
+  test('two HTTP APIs or two function URLs of the same name; a REST and an HTTP API may share one', () => {
+    const stack = newStack();
+    const monitoring = new InferenceMonitoring(stack, 'Ops');
+    const http = apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Http', { httpApiId: 'h77p123' });
+    monitoring.addRestApi('Public', apigw.RestApi.fromRestApiAttributes(stack, 'Api', { restApiId: 'abc123', rootResourceId: 'root' }), 'prod');
+    expect(monitoring.addHttpApi('Public', http)).toHaveLength(3);
+    expect(() => monitoring.addHttpApi('Public', http, undefined, 'beta')).toThrow(/An HTTP API named "Public" is already monitored/);
+    const url = new InferenceFunctionUrl(stack, 'Url', { function: classifier(stack) });
+    monitoring.addFunctionUrl('Public', url);
+    expect(() => monitoring.addFunctionUrl('Public', url)).toThrow(/A function URL named "Public" is already monitored/);
+  });
+
+  test('an invalid override of an HTTP API or a function URL names the target', () => {
+    const stack = newStack();
+    const monitoring = new InferenceMonitoring(stack, 'Ops');
+    expect(() => monitoring.addHttpApi('Public', apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Http', { httpApiId: 'h77p123' }), { apiLatencyP99: Duration.seconds(0) }))
+      .toThrow(/Ops\/HttpApi-Public: thresholds.apiLatencyP99 must be longer than zero/);
+    expect(() => monitoring.addFunctionUrl('Public', new InferenceFunctionUrl(stack, 'Url', { function: classifier(stack) }), { apiServerErrorRatePercent: 101 }))
+      .toThrow(/Ops\/FunctionUrl-Public: thresholds.apiServerErrorRatePercent must be a percentage above 0 and at most 100; got 101/);
+    expect(() => monitoring.addHttpApi('bad/name', apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Other', { httpApiId: 'x' }))).toThrow(/The HTTP API name must be 1-64 letters/);
   });
 
   test('a name that cannot label a dashboard section', () => {
@@ -508,5 +654,15 @@ describe('a small monitored stack', () => {
       report = file && fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : (err as Error).message;
     }
     expect(report).toBe('');
+  });
+
+  test('with an HTTP API and a function URL monitored, still no unacknowledged cdk-nag finding', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    const stack = monitoredStack(app);
+    const monitoring = stack.node.findChild('Ops') as InferenceMonitoring;
+    monitoring.addHttpApi('Http', apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Http', { httpApiId: 'h77p123' }));
+    monitoring.addFunctionUrl('Url', new InferenceFunctionUrl(stack, 'Url', { function: stack.node.findChild('Classifier') as TensorFlowFunction }));
+    expect(nagReport(app)).toBe('');
   });
 });

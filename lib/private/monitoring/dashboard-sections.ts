@@ -1,7 +1,7 @@
 // Dashboard rows for each monitored target: a header naming it, its graphs, and the state
 // of its alarms. Graphs only read the metric factories.
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type { FunctionMetricFactory, QueueMetricFactory, RestApiMetricFactory } from './metric-factories';
+import type { FunctionMetricFactory, FunctionUrlMetricFactory, HttpApiMetricFactory, QueueMetricFactory, RestApiMetricFactory } from './metric-factories';
 import { ERROR_KINDS } from './runtime-metrics';
 import type { TensorFlowFunction } from '../../tensorflow-function';
 
@@ -69,11 +69,34 @@ export function queueSection(name: string, metrics: QueueMetricFactory, alarms: 
 }
 
 export function restApiSection(name: string, metrics: RestApiMetricFactory, alarms: cloudwatch.IAlarm[]): cloudwatch.IWidget[][] {
+  return frontDoorSection(`## API \`${name}\`, stage \`${metrics.stageName}\``, name, alarms, [metrics.metricRequests()],
+    [metrics.metricErrorRate('4XXError'), metrics.metricErrorRate('5XXError')],
+    [metrics.metricLatency('p50'), metrics.metricLatency('p90'), metrics.metricLatency('p99'), metrics.metricIntegrationLatency('p99')]);
+}
+
+export function httpApiSection(name: string, metrics: HttpApiMetricFactory, alarms: cloudwatch.IAlarm[]): cloudwatch.IWidget[][] {
+  const stage = metrics.stageName === undefined ? '' : `, stage \`${metrics.stageName}\``;
+  return frontDoorSection(`## HTTP API \`${name}\`${stage}`, name, alarms, [metrics.metricRequests()],
+    [metrics.metricErrorRate('4xx'), metrics.metricErrorRate('5xx')],
+    [metrics.metricLatency('p50'), metrics.metricLatency('p90'), metrics.metricLatency('p99'), metrics.metricIntegrationLatency('p99')]);
+}
+
+export function functionUrlSection(name: string, metrics: FunctionUrlMetricFactory, alarms: cloudwatch.IAlarm[]): cloudwatch.IWidget[][] {
+  return frontDoorSection(`## Function URL \`${name}\` (the \`live\` alias)`, name, alarms, [metrics.metricRequests()],
+    [metrics.metricClientErrorRate(), metrics.metricServerErrorRate()],
+    [metrics.metricLatency('p50'), metrics.metricLatency('p90'), metrics.metricLatency('p99')]);
+}
+
+/** A front door's rows: requests with their error rates, latency percentiles, and its alarms. */
+function frontDoorSection(
+  title: string, name: string, alarms: cloudwatch.IAlarm[],
+  requests: cloudwatch.IMetric[], errorRates: cloudwatch.IMetric[], latencies: cloudwatch.IMetric[],
+): cloudwatch.IWidget[][] {
   return [
-    [header(`## API \`${name}\`, stage \`${metrics.stageName}\``)],
+    [header(title)],
     [
-      graph(`${name}: requests and error rates (%)`, [metrics.metricRequests()], { right: [metrics.metricErrorRate('4XXError'), metrics.metricErrorRate('5XXError')] }),
-      graph(`${name}: latency (ms)`, [metrics.metricLatency('p50'), metrics.metricLatency('p90'), metrics.metricLatency('p99'), metrics.metricIntegrationLatency('p99')]),
+      graph(`${name}: requests and error rates (%)`, requests, { right: errorRates }),
+      graph(`${name}: latency (ms)`, latencies),
       alarmStatus(`${name}: alarms`, alarms),
     ],
   ];

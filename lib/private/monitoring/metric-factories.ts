@@ -2,6 +2,7 @@
 // per monitored resource, in the shape of cdk-monitoring-constructs' `*MetricFactory`.
 import { Duration, Stack } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
+import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -202,8 +203,21 @@ export class QueueMetricFactory {
   }
 }
 
+/**
+ * What the alarms of a front door (REST API, HTTP API, function URL) read: the share of
+ * requests answered with 5xx and with 4xx, and latency percentiles.
+ */
+export interface ApiMetrics {
+  /** 5xx responses as a percentage of requests. */
+  metricServerErrorRate(): cloudwatch.IMetric;
+  /** 4xx responses as a percentage of requests. */
+  metricClientErrorRate(): cloudwatch.IMetric;
+  /** End-to-end latency, in milliseconds, at `statistic` (e.g. p99). */
+  metricLatency(statistic: string): cloudwatch.IMetric;
+}
+
 /** One stage of an API Gateway REST API. */
-export class RestApiMetricFactory {
+export class RestApiMetricFactory implements ApiMetrics {
   public constructor(private readonly api: apigw.IRestApi, private readonly stage: string) {}
 
   public get apiName(): string {
@@ -241,11 +255,115 @@ export class RestApiMetricFactory {
     });
   }
 
+  public metricServerErrorRate(): cloudwatch.MathExpression {
+    return this.metricErrorRate('5XXError');
+  }
+
+  public metricClientErrorRate(): cloudwatch.MathExpression {
+    return this.metricErrorRate('4XXError');
+  }
+
   public metricLatency(statistic: string): cloudwatch.Metric {
     return this.metric('Latency', statistic, `Latency ${statistic}`);
   }
 
   public metricIntegrationLatency(statistic: string): cloudwatch.Metric {
     return this.metric('IntegrationLatency', statistic, `Integration latency ${statistic}`);
+  }
+}
+
+/**
+ * An API Gateway HTTP API: metrics with the ApiId dimension (every stage) or, for a named
+ * stage, ApiId and Stage. Built with IHttpApi's metric helpers; Count as Sum (one per
+ * request), like the REST API's, so both rates read the same.
+ *
+ * @see https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html
+ */
+export class HttpApiMetricFactory implements ApiMetrics {
+  public constructor(private readonly api: apigwv2.IHttpApi, private readonly stage?: string) {}
+
+  /** The stage the metrics are of, if not all of them. */
+  public get stageName(): string | undefined {
+    return this.stage;
+  }
+
+  public metricRequests(): cloudwatch.Metric {
+    return this.api.metricCount(this.options('Sum', 'Requests'));
+  }
+
+  /** 4xx or 5xx as a percentage of requests. */
+  public metricErrorRate(metricName: '4xx' | '5xx'): cloudwatch.MathExpression {
+    const [errors, metric] = metricName === '4xx'
+      ? ['clientErrors', this.api.metricClientError(this.options('Sum', '4xx'))]
+      : ['serverErrors', this.api.metricServerError(this.options('Sum', '5xx'))];
+    return new cloudwatch.MathExpression({
+      expression: `IF(requests > 0, 100 * ${errors} / requests, 0)`,
+      usingMetrics: { [errors]: metric, requests: this.metricRequests() },
+      period: PERIOD,
+      label: `${metricName} rate (%)`,
+    });
+  }
+
+  public metricServerErrorRate(): cloudwatch.MathExpression {
+    return this.metricErrorRate('5xx');
+  }
+
+  public metricClientErrorRate(): cloudwatch.MathExpression {
+    return this.metricErrorRate('4xx');
+  }
+
+  public metricLatency(statistic: string): cloudwatch.Metric {
+    return this.api.metricLatency(this.options(statistic, `Latency ${statistic}`));
+  }
+
+  public metricIntegrationLatency(statistic: string): cloudwatch.Metric {
+    return this.api.metricIntegrationLatency(this.options(statistic, `Integration latency ${statistic}`));
+  }
+
+  private options(statistic: string, label: string): cloudwatch.MetricOptions {
+    // The helpers set { ApiId }; a named stage replaces it with { ApiId, Stage }.
+    const stage = this.stage === undefined ? {} : { dimensionsMap: { ApiId: this.api.apiId, Stage: this.stage } };
+    return { statistic, period: PERIOD, label, ...stage };
+  }
+}
+
+/**
+ * The function URL of a TensorFlowFunction's `live` alias: Lambda's UrlRequestCount,
+ * Url4xxCount, Url5xxCount and UrlRequestLatency in AWS/Lambda, with the dimensions of the
+ * alias's other metrics, FunctionName and Resource `<function name>:live`.
+ *
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/urls-monitoring.html
+ */
+export class FunctionUrlMetricFactory implements ApiMetrics {
+  public constructor(private readonly fn: TensorFlowFunction) {}
+
+  public metricRequests(): cloudwatch.Metric {
+    return this.fn.metric('UrlRequestCount', { statistic: 'Sum', period: PERIOD, label: 'Requests' });
+  }
+
+  /**
+   * Url4xxCount or Url5xxCount as a percentage of requests. The counts are filled with 0:
+   * whether Lambda publishes zeros for them is not documented.
+   */
+  public metricErrorRate(metricName: 'Url4xxCount' | 'Url5xxCount'): cloudwatch.MathExpression {
+    const errors = metricName === 'Url4xxCount' ? 'clientErrors' : 'serverErrors';
+    return new cloudwatch.MathExpression({
+      expression: `IF(FILL(requests, 0) > 0, 100 * FILL(${errors}, 0) / requests, 0)`,
+      usingMetrics: { [errors]: this.fn.metric(metricName, { statistic: 'Sum', period: PERIOD, label: metricName }), requests: this.metricRequests() },
+      period: PERIOD,
+      label: `${metricName === 'Url4xxCount' ? '4xx' : '5xx'} rate (%)`,
+    });
+  }
+
+  public metricServerErrorRate(): cloudwatch.MathExpression {
+    return this.metricErrorRate('Url5xxCount');
+  }
+
+  public metricClientErrorRate(): cloudwatch.MathExpression {
+    return this.metricErrorRate('Url4xxCount');
+  }
+
+  public metricLatency(statistic: string): cloudwatch.Metric {
+    return this.fn.metric('UrlRequestLatency', { statistic, period: PERIOD, label: `Latency ${statistic}` });
   }
 }
