@@ -146,7 +146,8 @@ async function csvRows(ctx: BatchContext, spec: ChunkSpec, lines: AsyncIterable<
     try {
       scores = await service.predictScores(values.subarray(0, n * width), n);
     } catch (err) {
-      // The group failed as a whole with a client error: predict each row to find the bad ones.
+      // The group failed as a whole with a client error: predict each row to find the bad ones
+      // (predictGroup's rule, kept inline so a good group's output stays one flat buffer).
       if (n === 1 || toHttpError(err).statusCode >= 500) throw err;
       perRow = [];
       for (let i = 0; i < n; i++) {
@@ -163,9 +164,9 @@ async function csvRows(ctx: BatchContext, spec: ChunkSpec, lines: AsyncIterable<
         fail(sink, spec, line, toHttpError(row).message);
         continue;
       }
-      const width = scores ? outWidth : row.length;
-      sink.out.push(`${line.text}${missing[i] ? ','.repeat(missing[i]) : ''},${format(row, at, width)}\n`);
-      sink.table?.push({ chunk: spec.index, line: line.no, offset: line.offset, prediction: tabular!.answer(row.subarray(at, at + width)), text: line.text });
+      const rowWidth = scores ? outWidth : row.length;
+      sink.out.push(`${line.text}${missing[i] ? ','.repeat(missing[i]) : ''},${format(row, at, rowWidth)}\n`);
+      sink.table?.push({ chunk: spec.index, line: line.no, offset: line.offset, prediction: tabular!.answer(row.subarray(at, at + rowWidth)), text: line.text });
     }
     group.length = 0;
     missing.length = 0;
