@@ -22,15 +22,15 @@
 // Writes the "## Batch pipeline (issue 5)" section of BENCHMARKS.md at the repository root.
 //
 //   node bench/batch.mjs [--rows 100000] [--rounds 5] [--no-write] [--json FILE] [--only TEXT]
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { build } from 'esbuild';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { REPO_DIR, RUNTIME_DIR, median } from './lib.mjs';
+import { RUNTIME_DIR, machineInfo, median, writeSection } from './lib.mjs';
 
 const SECTION = '## Batch pipeline (issue 5)';
 const TARGET = 0.8;
@@ -92,10 +92,7 @@ const totalS = (performance.now() - started) / 1000;
 const section = options.only ? '' : renderSection(results, totalS);
 if (section) console.log(`\n${section}`);
 if (section && options.write) {
-  // Read right before writing: other sections are written by other benches.
-  const path = join(REPO_DIR, 'BENCHMARKS.md');
-  writeFileSync(path, replaceSection(existsSync(path) ? readFileSync(path, 'utf8') : '', section));
-  log(`wrote ${path}`);
+  log(`wrote ${writeSection(SECTION, section)}`);
 }
 if (options.json) writeFileSync(options.json, JSON.stringify({ machine, results, totalS }, null, 2));
 process.exit(0);
@@ -341,14 +338,6 @@ async function buildProbe(outfile) {
   return outfile;
 }
 
-function machineInfo() {
-  const cpu = cpus()[0]?.model?.trim() ?? 'unknown CPU';
-  return {
-    date: new Date().toISOString().slice(0, 10), cpu, arch: process.arch, cores: availableParallelism(),
-    ramGiB: (totalmem() / 1024 ** 3).toFixed(1), node: process.version,
-  };
-}
-
 function renderSection(rows, seconds) {
   const f1 = (n) => n.toFixed(1);
   const k = (n) => `${Math.round(n / 1000).toLocaleString('en-US')}k`;
@@ -385,18 +374,6 @@ function renderSection(rows, seconds) {
     L.push('', `The Lambda handler with the default settings (8 MiB chunks, 1024 rows a call), the Iris model, and no queue, so one invocation runs every chunk of the object in turn against s3rver. Live memory is the V8 heap right after a forced GC each time a chunk's done marker is written (peak heap or RSS would count garbage V8 has not collected yet). With ${(large.mib / small.mib).toFixed(0)}x the data (${large.chunks} chunks instead of ${small.chunks}) the live heap after a chunk stays at ${f1(large.live)} MiB against ${f1(small.live)} MiB: rows stream through groups of 1024 and each chunk's output is written and dropped before the next, so memory is bounded by the chunk size, not the object. On Lambda each chunk is an invocation of its own, through the queue.`);
   }
   return L.join('\n');
-}
-
-function replaceSection(text, section) {
-  if (!text.trim()) return `# Benchmarks\n\n${section}\n`;
-  const lines = text.split('\n');
-  const start = lines.findIndex((l) => l.trim() === SECTION);
-  if (start < 0) return `${text.replace(/\n*$/, '\n\n')}${section}\n`;
-  let end = lines.findIndex((l, i) => i > start && /^#{1,2} /.test(l));
-  if (end < 0) end = lines.length;
-  const before = lines.slice(0, start).join('\n');
-  const after = lines.slice(end).join('\n');
-  return `${before}${before ? '\n' : ''}${section}\n${after ? `\n${after}` : ''}`;
 }
 
 function parseArgs(argv) {

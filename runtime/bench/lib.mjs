@@ -1,7 +1,8 @@
 // Shared pieces of the runtime benchmark: where things are, the sample images, the
 // environment the bundled handler reads, the API Gateway REST (v1) proxy event, and
 // the statistics. Plain Node ESM, no dependencies beyond the runtime's own.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -131,3 +132,40 @@ export function summary(values) {
 }
 
 export const ms = (v, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
+
+/** The machine a bench ran on, for the first line of its section. */
+export function machineInfo() {
+  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  return {
+    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model?.trim() ?? 'unknown CPU',
+    cores: availableParallelism(),
+    ramGiB: (totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    date: new Date().toISOString().slice(0, 10),
+    arch: process.arch,
+  };
+}
+
+/**
+ * `text` (BENCHMARKS.md) with the section under `heading` (up to the next # or ## heading)
+ * replaced by `section`, or with `section` appended; other benches' sections are kept.
+ */
+export function replaceSection(text, heading, section) {
+  const body = section.replace(/\n+$/, '');
+  if (!text.trim()) return `# Benchmarks\n\n${body}\n`;
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.trim() === heading);
+  if (start < 0) return `${text.replace(/\n*$/, '\n\n')}${body}\n`;
+  let end = lines.findIndex((l, i) => i > start && /^#{1,2} /.test(l));
+  if (end < 0) end = lines.length;
+  const before = lines.slice(0, start).join('\n');
+  const after = lines.slice(end).join('\n');
+  return `${before}${before ? '\n' : ''}${body}\n${after ? `\n${after}` : ''}`;
+}
+
+/** Writes `section` into BENCHMARKS.md at the repository root, read right before (other benches write theirs); returns the path. */
+export function writeSection(heading, section) {
+  const path = join(REPO_DIR, 'BENCHMARKS.md');
+  writeFileSync(path, replaceSection(existsSync(path) ? readFileSync(path, 'utf8') : '', heading, section));
+  return path;
+}

@@ -17,12 +17,12 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { MODEL_DIR, REPO_DIR, RUNTIME_DIR, loadSamples, loadTask, missingPrerequisites, percentile } from './lib.mjs';
+import { MODEL_DIR, RUNTIME_DIR, loadSamples, loadTask, machineInfo, missingPrerequisites, percentile, writeSection } from './lib.mjs';
 
 const SECTION = '## Load (issue 7)';
 const CONCURRENCY = [1, 4, 16];
@@ -269,10 +269,7 @@ async function main(options) {
   console.log(`\n${section}`);
   if (options.json) writeFileSync(options.json, JSON.stringify({ machine, scaling, runs: runs.map(({ server, ...r }) => ({ server: server.id, ...r, latencies: undefined })), agreement }, null, 2));
   if (options.write) {
-    const path = join(REPO_DIR, 'BENCHMARKS.md');
-    // Read just before writing: other sections may have changed while the bench ran.
-    writeFileSync(path, replaceSection(existsSync(path) ? readFileSync(path, 'utf8') : '', section));
-    log(`wrote the "${SECTION.slice(3)}" section of ${path}`);
+    log(`wrote the "${SECTION.slice(3)}" section of ${writeSection(SECTION, section)}`);
   }
   const failed = runs.filter((r) => r.errors > 0 || r.tensorsChanged);
   if (failed.length) {
@@ -395,30 +392,6 @@ function formatSizes(sizes) {
 
 function mib(bytes) {
   return (bytes / 2 ** 20).toFixed(0);
-}
-
-function machineInfo() {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  return {
-    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown CPU',
-    cores: availableParallelism(),
-    ramGiB: (totalmem() / 2 ** 30).toFixed(1),
-    node: process.version,
-    date: new Date().toISOString().slice(0, 10),
-    arch: process.arch,
-  };
-}
-
-function replaceSection(text, section) {
-  if (!text.trim()) return `# Benchmarks\n\n${section}`;
-  const lines = text.split('\n');
-  const start = lines.findIndex((l) => l.trim() === SECTION);
-  if (start < 0) return `${text.replace(/\n*$/, '\n\n')}${section}`;
-  let end = lines.findIndex((l, i) => i > start && /^#{1,2} /.test(l));
-  if (end < 0) end = lines.length;
-  const before = lines.slice(0, start).join('\n');
-  const after = lines.slice(end).join('\n');
-  return `${before}${before ? '\n' : ''}${section.replace(/\n$/, '')}${after ? `\n\n${after}` : '\n'}`;
 }
 
 function parseArgs(argv) {

@@ -10,13 +10,13 @@
 //
 //   node bench/run.mjs [--rounds 40] [--warmup 5] [--cold 20] [--no-write] [--json FILE]
 import { fork, spawn } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import {
-  BENCH_DIR, HANDLER_PATH, REPO_DIR, RUNTIME_DIR, handlerEnv, loadSamples, median, missingPrerequisites, ms, summary,
+  BENCH_DIR, HANDLER_PATH, RUNTIME_DIR, handlerEnv, loadSamples, machineInfo, median, missingPrerequisites, ms, summary, writeSection,
 } from './lib.mjs';
 
 const SECTION = '## Runtime (issue 2)';
@@ -74,9 +74,7 @@ log(`done in ${totalS.toFixed(0)} s`);
 const section = renderSection({ machine, warm, cold, bundle, totalS });
 console.log(`\n${section}`);
 if (options.write) {
-  const path = join(REPO_DIR, 'BENCHMARKS.md');
-  writeFileSync(path, replaceSection(existsSync(path) ? readFileSync(path, 'utf8') : '', section));
-  log(`wrote ${path}`);
+  log(`wrote ${writeSection(SECTION, section)}`);
 }
 if (options.json) {
   writeFileSync(options.json, JSON.stringify({ machine, warm, cold, bundle, totalS }, null, 2));
@@ -102,19 +100,6 @@ function parseArgs(argv) {
     else throw new Error(`unknown option ${a}; use --rounds N --warmup N --cold N --no-write --json FILE`);
   }
   return o;
-}
-
-function machineInfo() {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown CPU';
-  return {
-    cpu,
-    cores: availableParallelism(),
-    ramGiB: (totalmem() / 2 ** 30).toFixed(1),
-    node: process.version,
-    date: new Date().toISOString().slice(0, 10),
-    arch: process.arch,
-  };
 }
 
 /** A long-lived IPC worker: `request(msg)` resolves with its next reply. */
@@ -549,18 +534,5 @@ function renderSection({ machine, warm, cold, bundle, totalS }) {
   L.push(`- Cold: node boot + module load takes ${ms(po.boot, 0)} ms against the baseline's ${ms(pb.boot, 0)} ms, and backend init ${ms(po.backend - pb.backend, 0)} ms more.${bundleText}`);
   L.push(`- Warm-up in init: the runtime runs one prediction on a blank image during init, by design. Where init is hidden from callers (provisioned concurrency, environments the scheduled warmer keeps warm), the first real request is then a warmed one: ${ms(po.request, 0)} ms here against the baseline's ${ms(pb.request, 0)} ms first request. On an on-demand cold start the caller waits for init too: ${warmUpNet > 0 ? `model load + warm-up + first request is ${ms(warmUpNet, 0)} ms more than the baseline's model load + first request, the measured net cost of warming on the wasm backend, where the first prediction is slow either way.` : `model load + warm-up + first request is ${ms(-warmUpNet, 0)} ms less than the baseline's model load + first request, so warming pays for itself there too.`}`);
   return L.join('\n') + '\n';
-}
-
-/** Replaces (or appends) our section; every other section of the file stays as it was. */
-function replaceSection(text, section) {
-  if (!text.trim()) return `# Benchmarks\n\n${section}`;
-  const lines = text.split('\n');
-  const start = lines.findIndex((l) => l.trim() === SECTION);
-  if (start < 0) return `${text.replace(/\n*$/, '\n\n')}${section}`;
-  let end = lines.findIndex((l, i) => i > start && /^#{1,2} /.test(l));
-  if (end < 0) end = lines.length;
-  const before = lines.slice(0, start).join('\n');
-  const after = lines.slice(end).join('\n');
-  return `${before}${before ? '\n' : ''}${section}${after ? `\n${after}` : ''}`;
 }
 
