@@ -13,6 +13,7 @@ import { parse } from 'csv-parse/sync';
 import { DEMO_MODEL_DIR, IRIS_FEATURES, IRIS_LABELS, demoTask, irisData, sample, serviceFor, trainIrisModel } from './support/models';
 import { s3Event } from './support/events';
 import { S3_CREDENTIALS, startS3Server } from './support/s3-server';
+import { useAwsEnvironment } from './support/aws-env';
 import { startDynamoServer } from './support/dynamo-server';
 import { startDynamoThrottleProxy } from './support/dynamo-throttle-proxy';
 import { drainQueue, startSqsServer } from './support/sqs-server';
@@ -35,8 +36,6 @@ const BUCKET = 'uploads';
 const PREFIX = 'results/';
 const TABLE = 'predictions';
 const TASK = { type: 'tabular' as const, features: [...IRIS_FEATURES], labels: [...IRIS_LABELS] };
-const ENV_KEYS = ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_ENDPOINT_URL',
-  'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_SQS'] as const;
 
 /** An item as the tests read it back: a row's item, or an oversize item. */
 interface Item {
@@ -92,7 +91,7 @@ describe('configuration', () => {
 });
 
 describe('S3 batch inference with an output table', () => {
-  let savedEnv: Record<string, string | undefined>;
+  let restoreEnv: () => void;
   let s3server: S3TestServer;
   let dynamo: DynamoTestServer;
   let proxy: DynamoThrottleProxy;
@@ -109,18 +108,13 @@ describe('S3 batch inference with an output table', () => {
   let images: LambdaHandler;
 
   beforeAll(async () => {
-    savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
     let modelDir: string;
     [s3server, dynamo, sqsServer, modelDir] = await Promise.all([startS3Server(), startDynamoServer(), startSqsServer(), trainIrisModel()]);
     proxy = await startDynamoThrottleProxy(dynamo.endpoint);
-    for (const k of ENV_KEYS) delete process.env[k];
     // The runtime's own DynamoDB and SQS clients read these, as they read Lambda's environment.
     // Its document client is made once per process (here, per test file), so every test goes
     // through the proxy, which forwards everything unless a test throttles it.
-    Object.assign(process.env, {
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+    restoreEnv = useAwsEnvironment({
       AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint,
       AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
     });
@@ -155,10 +149,7 @@ describe('S3 batch inference with an output table', () => {
     (await clients.documentClient()).destroy();
     await Promise.all([s3server?.stop(), proxy?.stop(), sqsServer?.stop()]);
     await dynamo?.stop();
-    for (const k of ENV_KEYS) {
-      if (savedEnv[k] === undefined) delete process.env[k];
-      else process.env[k] = savedEnv[k];
-    }
+    restoreEnv?.();
   });
 
   const drain = () => drainQueue(sqs, (event: SQSEvent) => chunked(event), { queueUrl, batchSize: 10, visibilityTimeout: 1, timeoutMs: 15_000 });

@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { IRIS_FEATURES, IRIS_LABELS, irisData, serviceFor, trainIrisModel } from './support/models';
 import { s3Event } from './support/events';
 import { startS3Server } from './support/s3-server';
+import { useAwsEnvironment } from './support/aws-env';
 import { drainQueue, startSqsServer } from './support/sqs-server';
 import { createHandler } from '../src/handler';
 import { configFromEnv } from '../src/config';
@@ -292,14 +293,12 @@ describe('a large CSV through S3 notifications, SQS chunk messages and the handl
   let queueUrl: string;
   let modelDir: string;
   let faultOn: { key: string; from: number } | undefined;
+  let restoreEnv: () => void;
 
   beforeAll(async () => {
     [s3server, sqsServer, modelDir] = await Promise.all([startS3Server(), startSqsServer(), trainIrisModel()]);
     // The runtime's own SQS client reads these, as it reads Lambda's environment.
-    process.env.AWS_ENDPOINT_URL_SQS = sqsServer.endpoint;
-    process.env.AWS_REGION = 'us-east-1';
-    process.env.AWS_ACCESS_KEY_ID = 'SQS';
-    process.env.AWS_SECRET_ACCESS_KEY = 'SQS';
+    restoreEnv = useAwsEnvironment({ AWS_ENDPOINT_URL_SQS: sqsServer.endpoint });
     // One ranged GET, the first that starts past `from` in `key`, fails with a 500.
     proxy = await startFaultProxy(s3server.port, (req) => {
       const range = /^bytes=(\d+)-/.exec(String(req.headers.range ?? ''));
@@ -315,6 +314,7 @@ describe('a large CSV through S3 notifications, SQS chunk messages and the handl
 
   afterAll(async () => {
     await Promise.all([s3server?.stop(), sqsServer?.stop(), proxy?.stop()]);
+    restoreEnv?.();
   });
 
   /** The handler as Lambda runs it: the runtime's S3 client goes through the proxy and does not retry. */

@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DEMO_MODEL_DIR, IRIS_FEATURES, IRIS_LABELS, demoTask, irisData, sample, serviceFor, trainIrisModel } from './support/models';
 import { apiGatewayV1Event, s3Event, sqsEvent } from './support/events';
 import { S3_CREDENTIALS, startS3Server } from './support/s3-server';
+import { useAwsEnvironment } from './support/aws-env';
 import { startDynamoServer } from './support/dynamo-server';
 import { drainQueue, startSqsServer } from './support/sqs-server';
 import { createHandler } from '../src/handler';
@@ -36,10 +37,8 @@ const BUCKET = 'jobs-bucket';
 const TABLE = 'jobs';
 const TOPIC_ARN = 'arn:aws:sns:us-east-1:123456789012:job-done';
 const EVENT_BUS = 'inference-jobs';
-const ENV_KEYS = ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_ENDPOINT_URL',
-  'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_SQS', 'AWS_ENDPOINT_URL_SNS', 'AWS_ENDPOINT_URL_EVENTBRIDGE'] as const;
 
-let savedEnv: Record<string, string | undefined>;
+let restoreEnv: () => void;
 let s3server: S3TestServer;
 let dynamo: DynamoTestServer;
 let sqsServer: SqsTestServer;
@@ -94,13 +93,8 @@ async function startRecorder(): Promise<typeof recorder> {
 }
 
 beforeAll(async () => {
-  savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
   [s3server, dynamo, sqsServer, recorder] = await Promise.all([startS3Server(), startDynamoServer(), startSqsServer(), startRecorder()]);
-  for (const k of ENV_KEYS) delete process.env[k];
-  Object.assign(process.env, {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+  restoreEnv = useAwsEnvironment({
     AWS_ENDPOINT_URL_S3: s3server.endpoint,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
@@ -128,10 +122,7 @@ beforeAll(async () => {
 afterAll(async () => {
   ddb?.destroy();
   await Promise.all([s3server?.stop(), dynamo?.stop(), sqsServer?.stop(), recorder?.stop()]);
-  for (const k of ENV_KEYS) {
-    if (savedEnv[k] === undefined) delete process.env[k];
-    else process.env[k] = savedEnv[k];
-  }
+  restoreEnv?.();
 });
 
 async function call(handler: LambdaHandler, input: Parameters<typeof apiGatewayV1Event>[0]): Promise<Answer> {

@@ -9,6 +9,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import * as tf from '@tensorflow/tfjs';
 import { resolveModelDir, safeLocalPath } from '../src/model-store';
 import { startS3Server } from './support/s3-server';
+import { useAwsEnvironment } from './support/aws-env';
 import type { S3TestServer } from './support/s3-server';
 
 type ModelStore = typeof import('../src/model-store');
@@ -170,20 +171,17 @@ describe('resolveModelDir', () => {
 
   test('with no client given, the endpoint comes from AWS_ENDPOINT_URL_S3 and path style is used', async () => {
     const cacheDir = await newCacheDir();
-    const saved = { ...process.env };
     // 'localhost', not an IP: the SDK already uses path style for IP endpoints by itself.
-    Object.assign(process.env, {
+    const restoreEnv = useAwsEnvironment({
       AWS_ENDPOINT_URL_S3: `http://localhost:${port}`,
       AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-      AWS_REGION: 'us-east-1',
     });
-    delete process.env.AWS_PROFILE;
     try {
       const dir = await resolveModelDir(`s3://${BUCKET}/saved/`, { cacheDir });
       expect(await readFile(path.join(dir, 'saved_model.pb'))).toEqual(savedFiles['saved_model.pb']);
     } finally {
-      process.env = saved;
+      restoreEnv();
     }
   });
 

@@ -9,6 +9,7 @@ import { detectFormat } from '../src/model';
 import { initBackend } from '../src/backend';
 import { IRIS_FEATURES, IRIS_LABELS, linearGraphModel, serviceFor, trainIrisModel } from './support/models';
 import { startS3Server } from './support/s3-server';
+import { useAwsEnvironment } from './support/aws-env';
 
 describe('format detection', () => {
   test('graph, layers and SavedModel folders', async () => {
@@ -46,7 +47,7 @@ describe('backends', () => {
 describe('a model read from S3', () => {
   test('is downloaded at init into the cache and served', async () => {
     const server = await startS3Server();
-    const previous = process.env.AWS_ENDPOINT_URL_S3;
+    let restoreEnv: (() => void) | undefined;
     try {
       const s3 = server.client();
       await s3.send(new CreateBucketCommand({ Bucket: 'models' }));
@@ -55,18 +56,14 @@ describe('a model read from S3', () => {
         await s3.send(new PutObjectCommand({ Bucket: 'models', Key: `iris/v1/${file}`, Body: await readFile(path.join(local, file)) }));
       }
       // The runtime's own client, as in Lambda: endpoint and credentials from the environment.
-      process.env.AWS_ENDPOINT_URL_S3 = server.endpoint;
-      process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
-      process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
-      process.env.AWS_REGION = 'us-east-1';
+      restoreEnv = useAwsEnvironment({ AWS_ENDPOINT_URL_S3: server.endpoint });
       const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'cache-'));
       const service = await serviceFor('s3://models/iris/v1/', { type: 'tabular', features: [...IRIS_FEATURES], labels: [...IRIS_LABELS] }, { cacheDir });
       expect(service.info.modelDir.startsWith(cacheDir)).toBe(true);
       const [answer] = await service.predictRows([Float32Array.from([5.1, 3.5, 1.4, 0.2])]) as { label: string }[][];
       expect(answer[0].label).toBe('setosa');
     } finally {
-      if (previous === undefined) delete process.env.AWS_ENDPOINT_URL_S3;
-      else process.env.AWS_ENDPOINT_URL_S3 = previous;
+      restoreEnv?.();
       await server.stop();
     }
   });
