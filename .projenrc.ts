@@ -52,6 +52,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '/runtime/.dist-*',
     '/runtime/models/',
     '/runtime/coverage/',
+    '/runtime/layer/',
+    '/runtime/.layer-cache/',
     '/cdk.out/',
     '/.bench/',
   ],
@@ -68,13 +70,33 @@ project.npmignore?.addPatterns(
   '/runtime/node_modules/',
   '/runtime/test/',
   '/runtime/coverage/',
-  '/runtime/models/',
+  '/runtime/.layer-cache/',
+  '/runtime/bench/',
+  '/runtime/scripts/',
+  '/runtime/src/',
+  '/runtime/tsconfig.json',
+  '/runtime/**/*.map',
   '/bench/',
   '/examples/',
   '/.ci/',
   '/.bench/',
   '!/runtime/dist/',
+  // The demo model (converted from nsfwjs, MIT) for `npx serverless-tf demo`, and the
+  // prebuilt runtime layer archives Compute.zip() deploys.
+  '!/runtime/models/mobilenet_v2/',
+  '!/runtime/layer/',
 );
+
+// What the bundled runtime leaves external, for `npx serverless-tf` (serve, demo) from the
+// installed package: optional, so that `npm i --omit=optional` keeps a constructs-only
+// install small, and so jsii (which reads dependencies and peerDependencies) ignores them.
+// The versions are the runtime's (runtime/package.json). projen's deps do not render
+// optional dependencies into package.json, hence the field.
+project.package.addField('optionalDependencies', {
+  '@tensorflow/tfjs': '4.22.0',
+  '@tensorflow/tfjs-backend-wasm': '4.22.0',
+  'sharp': '^0.35.5',
+});
 
 // ---- runtime/ : its own package, built and tested from here -------------------------
 const runtimeInstall = project.addTask('runtime:install', {
@@ -90,6 +112,9 @@ runtimeBuild.spawn(runtimeInstall);
 runtimeBuild.exec('npm --prefix runtime run typecheck');
 runtimeBuild.exec('npm --prefix runtime run bundle');
 runtimeBuild.exec('npm --prefix runtime run demo-model');
+// The prebuilt layer archives of zip functions (runtime/layer/linux-{x64,arm64}.zip):
+// synth copies them instead of running npm.
+runtimeBuild.exec('npm --prefix runtime run layer');
 const runtimeTest = project.addTask('runtime:test', {
   description: 'Run the runtime tests (real inference on the wasm backend)',
   exec: 'npm --prefix runtime test --',

@@ -3,8 +3,9 @@
 // and reused by later synths, so repeated `cdk synth` runs neither copy a large model again
 // nor leave a copy of it in the temp folder each time.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
-import { Stack } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { layersModelDir, newStack } from './support';
 import { stageDockerContext } from '../lib/private/runtime-package';
 
@@ -31,11 +32,21 @@ describe('the Docker build context', () => {
     expect(fs.readFileSync(path.join(dir, 'model', 'group1-shard1of1.bin'))).toEqual(fs.readFileSync(path.join(model, 'group1-shard1of1.bin')));
   });
 
-  test('the same runtime and model are staged once: a later synth gets the same folder, and nothing is left beside it', () => {
+  test('it is staged in the app\'s cloud assembly folder (cdk.out), so removing cdk.out removes it', () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk.out-'));
+    const dir = stageDockerContext(new Stack(new App({ outdir }), 'S'), layersModelDir());
+    expect(path.relative(outdir, dir)).toMatch(/^\.serverless-tf\/context-[0-9a-f]{32}$/);
+    fs.rmSync(outdir, { recursive: true, force: true });
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  test('the same runtime and model are staged once: a later synth into the same cdk.out gets the same folder, and nothing is left beside it', () => {
     const model = layersModelDir(4096);
-    const first = stageDockerContext(stack, model);
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk.out-'));
+    const first = stageDockerContext(new Stack(new App({ outdir }), 'First'), model);
     const marker = fs.statSync(path.join(first, 'model', 'model.json')).mtimeMs;
-    expect(stageDockerContext(newStack(), model)).toBe(first);
+    // A second `cdk synth`: a new app, the same output folder.
+    expect(stageDockerContext(new Stack(new App({ outdir }), 'Second'), model)).toBe(first);
     // Not copied again: the staged file is the one the first synth wrote.
     expect(fs.statSync(path.join(first, 'model', 'model.json')).mtimeMs).toBe(marker);
     const siblings = fs.readdirSync(path.dirname(first)).filter((n) => n.startsWith(`${path.basename(first)}.partial-`));

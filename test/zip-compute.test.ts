@@ -250,25 +250,51 @@ describe('TensorFlowRuntimeLayer', () => {
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::LayerVersion', { CompatibleArchitectures: ['x86_64'] });
   });
 
-  test('a real build: pruned under the documented size, and it classifies the demo photo', () => {
-    // GIVEN: an app that bundles (local npm), into a temporary cloud assembly
+  test('synth copies the prebuilt archive for the architecture: no npm, no network, no Docker, the same bytes every time', () => {
+    // GIVEN: an app that stages assets, with no npm and no docker on PATH
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'serverless-tf-cdkout-'));
-    const stack = new Stack(new App({ outdir }), 'Real');
+    const savedPath = process.env.PATH;
+    process.env.PATH = fs.mkdtempSync(path.join(os.tmpdir(), 'serverless-tf-empty-path-'));
+    try {
+      const stack = new Stack(new App({ outdir }), 'Staged');
 
-    // WHEN
-    const layer = new TensorFlowRuntimeLayer(stack, 'Runtime');
+      // WHEN
+      const x64 = new TensorFlowRuntimeLayer(stack, 'X64');
+      const arm = new TensorFlowRuntimeLayer(stack, 'Arm', { architecture: lambda.Architecture.ARM_64 });
 
-    // THEN: the asset holds the layout Lambda mounts at /opt, and nothing it must not
-    const opt = stagedPath(layer.layerVersion);
+      // THEN: each asset is its archive, byte for byte, used as it is (a zip file asset)
+      for (const [layer, cpu] of [[x64, 'x64'], [arm, 'arm64']] as const) {
+        const staged = stagedPath(layer.layerVersion);
+        expect(path.extname(staged)).toBe('.zip');
+        expect(fs.readFileSync(staged).equals(fs.readFileSync(path.join(RUNTIME_DIR, 'layer', `linux-${cpu}.zip`)))).toBe(true);
+      }
+      const layers = Template.fromStack(stack).findResources('AWS::Lambda::LayerVersion');
+      expect(new Set(Object.values(layers).map((l) => JSON.stringify(l.Properties.Content.S3Key))).size).toBe(2);
+    } finally {
+      process.env.PATH = savedPath;
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  test('the archive: pruned under the documented size, the layout Lambda mounts at /opt, and it classifies the demo photo', () => {
+    // GIVEN: the x86_64 archive, unpacked as Lambda unpacks a layer under /opt
+    const opt = fs.mkdtempSync(path.join(os.tmpdir(), 'serverless-tf-opt-'));
+    const archive = path.join(RUNTIME_DIR, 'layer', 'linux-x64.zip');
+    const unzip = spawnSync('unzip', ['-q', archive, '-d', opt], { encoding: 'utf8' });
+    expect({ status: unzip.status, stderr: unzip.stderr }).toEqual({ status: 0, stderr: '' });
+
+    // THEN: what the runtime loads is there, and nothing it must not
     const nodeModules = path.join(opt, 'nodejs', 'node_modules');
     for (const pkg of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'sharp', '@img/sharp-linux-x64', '@img/sharp-libvips-linux-x64']) {
-      expect(fs.existsSync(path.join(nodeModules, pkg, 'package.json'))).toBe(true);
+      expect({ pkg, present: fs.existsSync(path.join(nodeModules, pkg, 'package.json')) }).toEqual({ pkg, present: true });
     }
     for (const pkg of ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@aws-sdk', 'core-js', '@img/sharp-linux-arm64', '@img/sharp-linuxmusl-x64']) {
-      expect(fs.existsSync(path.join(nodeModules, pkg))).toBe(false);
+      expect({ pkg, present: fs.existsSync(path.join(nodeModules, pkg)) }).toEqual({ pkg, present: false });
     }
     const bytes = treeBytes(opt);
     expect(bytes).toBeLessThanOrEqual(RUNTIME_LAYER_SIZE.toBytes());
+    const manifest = JSON.parse(fs.readFileSync(path.join(RUNTIME_DIR, 'layer', 'linux-x64.json'), 'utf8')) as { unzippedBytes: number; architecture: string };
+    expect(manifest).toMatchObject({ unzippedBytes: bytes, architecture: 'x86_64' });
 
     // AND: the bundle, imported where the layer puts it, serves the demo model on wasm
     const invoke = [
@@ -294,8 +320,8 @@ describe('TensorFlowRuntimeLayer', () => {
     const answer = JSON.parse(line.slice('ANSWER '.length)) as { predictions: { label: string; score: number }[] };
     expect(answer.predictions[0].label).toBe('Neutral');
     expect(result.stdout + result.stderr).toMatch(/"backend":"wasm"/);
-    fs.rmSync(outdir, { recursive: true, force: true });
-  }, 180_000);
+    fs.rmSync(opt, { recursive: true, force: true });
+  }, 60_000);
 });
 
 /** Stacks in one app that skips asset bundling, for what is shared between stacks. */

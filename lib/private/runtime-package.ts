@@ -5,6 +5,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { Stage } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { TensorFlowValidationError } from './validation-error';
 
@@ -34,16 +35,20 @@ export function requireRuntimeFile(scope: IConstruct, relative: string): string 
  * when the runtime or the model does.
  *
  * The folder is named after a fingerprint of what goes in it (the runtime files' content,
- * and the model's file names, sizes and modification times) and reused by every later
- * synth, in this process or another: a model of gigabytes is copied once per version, not
- * once per `cdk synth`, and /tmp does not fill up with copies. It is written under a
- * temporary name and renamed into place, so a concurrent synth never sees half of it.
+ * and the model's file names, sizes and modification times) and lives in the app's cloud
+ * assembly folder (cdk.out/.serverless-tf/), where every later synth into the same folder
+ * reuses it: a model of gigabytes is copied once per version, not once per `cdk synth`,
+ * and removing cdk.out removes the copies too (nothing piles up in the OS temp folder).
+ * It is written under a temporary name and renamed into place, so a concurrent synth
+ * never sees half of it.
  */
 export function stageDockerContext(scope: IConstruct, modelPath: string | undefined): string {
   for (const f of CONTEXT_FILES) requireRuntimeFile(scope, f);
   const runtimeFiles = [...CONTEXT_FILES, ...runtimeChunks()];
-  const dir = path.join(os.tmpdir(), `serverless-tf-context-${contextFingerprint(runtimeFiles, modelPath)}`);
+  const staging = path.join(assemblyDir(scope), STAGING_DIR);
+  const dir = path.join(staging, `context-${contextFingerprint(runtimeFiles, modelPath)}`);
   if (fs.existsSync(path.join(dir, COMPLETE_MARKER))) return dir;
+  fs.mkdirSync(staging, { recursive: true });
 
   const building = fs.mkdtempSync(`${dir}.partial-`);
   try {
@@ -70,6 +75,15 @@ export function stageDockerContext(scope: IConstruct, modelPath: string | undefi
     fs.rmSync(building, { recursive: true, force: true });
   }
   return dir;
+}
+
+/** The folder of staged contexts in the cloud assembly; CDK's own entries there are `asset.*`, `*.template.json` and manifests. */
+const STAGING_DIR = '.serverless-tf';
+
+/** The root cloud assembly folder of the app (`cdk.out`), or the OS temp folder for a construct outside any app. */
+function assemblyDir(scope: IConstruct): string {
+  const root = scope.node.root;
+  return Stage.isStage(root) ? root.outdir : os.tmpdir();
 }
 
 /** Written last into a staged context: the folder is whole. Not part of the image (.dockerignore). */

@@ -27,6 +27,10 @@ const common = {
   metafile: true,
   // Bundled CommonJS dependencies call require(); give ESM output a real one.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  // The ES module builds (the AWS SDK's dist-es, Powertools' esm): a dynamic import() of
+  // a CommonJS package gives only its `default` in a split chunk, so `const { S3Client } =
+  // await import('@aws-sdk/client-s3')` would be undefined. ESM sources also tree-shake.
+  mainFields: ['module', 'main'],
   logLevel: 'warning',
 };
 const results = await Promise.all([

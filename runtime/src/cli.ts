@@ -1,5 +1,6 @@
 // `serverless-tf`: serve a model over HTTP on this machine through the same code path
-// as the Lambda handler, or run the demo (the pretrained MobileNetV2 on sample photos).
+// as the Lambda handler, or run the demo (nsfwjs's pretrained MobileNetV2 content
+// classifier on sample photos).
 import { readdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -20,7 +21,7 @@ const USAGE = `Usage:
   serverless-tf serve --model DIR|s3://bucket/prefix/ --task TASK.json|'{"type":...}' [--name NAME] [--port 8080] [--host 127.0.0.1]
                       [--backend ${BACKEND_SETTINGS.join('|')}] [--format ${MODEL_FORMATS.join('|')}] [--max-body-bytes N]
                       [--batch-max-size auto|1-${BATCH_MAX_SIZE_LIMIT}] [--batch-max-wait-ms auto|0-${BATCH_MAX_WAIT_MS_LIMIT}]
-  serverless-tf serve --demo [--port 8080]      serve the demo MobileNetV2 as the model "demo"
+  serverless-tf serve --demo [--port 8080]      serve the demo model (nsfwjs's MobileNetV2 content classifier) as "demo"
 
   Dynamic batching (concurrent requests run as one tensor call): auto is on for the native
   backends (16 rows, 5 ms) and off on wasm and cpu; --batch-max-size 1 turns it off.
@@ -83,7 +84,7 @@ function runtimeFlags(flags: Flags): Partial<RuntimeConfig> {
 
 async function demoConfig(flags: Flags): Promise<RuntimeConfig> {
   if (!existsSync(join(DEMO_MODEL, 'model.json'))) {
-    throw new UsageError('The demo model is not converted yet: run `npx projen runtime:build` (or `npm run demo-model` in runtime/).');
+    throw new UsageError(`The demo model is missing (${DEMO_MODEL}). In a checkout of cdk-serverless-tensorflow, run \`npx projen runtime:build\` (or \`npm run demo-model\` in runtime/); the installed package carries it (reinstall it if the folder was removed).`);
   }
   const task = parseTaskConfig(await readFile(join(DEMO_MODEL, 'task.json'), 'utf8'), join(DEMO_MODEL, 'task.json'));
   return configWithDefaults({ modelUri: DEMO_MODEL, task, modelName: 'demo', ...runtimeFlags(flags) });
@@ -114,7 +115,8 @@ async function demo(flags: Flags): Promise<void> {
   const config = await demoConfig(flags);
   const service = await InferenceService.create(config, createObservability(config.modelName));
   const info = service.info;
-  process.stdout.write(`Demo: MobileNetV2 (pretrained, shipped by the nsfwjs npm package, MIT) on backend ${info.backend.name}; loaded and warmed in ${info.loadMs} ms\n\n`);
+  process.stdout.write(`Demo: nsfwjs's content classifier, a MobileNetV2 pretrained to tell Drawing, Hentai, Neutral, Porn and Sexy\n`
+    + `images apart (shipped by the nsfwjs npm package, MIT), on backend ${info.backend.name}; loaded and warmed in ${info.loadMs} ms\n\n`);
   const files = (await readdir(SAMPLES)).filter((f) => IMAGE_FILE.test(f)).sort();
   for (const file of files) {
     const bytes = await readFile(join(SAMPLES, file));
@@ -130,7 +132,7 @@ async function demo(flags: Flags): Promise<void> {
   if (flags.serve) {
     await serve({ ...config }, flags);
   } else {
-    process.stdout.write('Add --serve to keep serving it over HTTP (npx projen demo --serve).\n');
+    process.stdout.write('Add --serve to keep serving it over HTTP (serverless-tf demo --serve).\n');
   }
 }
 
