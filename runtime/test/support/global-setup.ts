@@ -1,5 +1,5 @@
-// Once before the suites run: convert the demo model and bundle the runtime (both are
-// fast when up to date), so suites that run the bundle test the current source and
+// Once before the suites run: convert the demo model, bundle the runtime and build the
+// runtime layer archive (all fast when up to date), so suites that run the bundle test the current source and
 // no two suites build dist/ at the same time. Every temporary folder the tests make
 // (trained models, s3rver's store, bundle test folders) goes under one folder of this
 // run, which global-teardown.ts removes.
@@ -16,4 +16,6 @@ export default function globalSetup(): void {
   const cwd = path.join(__dirname, '..', '..');
   execFileSync(process.execPath, ['scripts/convert-demo-model.mjs'], { cwd, stdio: 'inherit' });
   execFileSync(process.execPath, ['scripts/bundle.mjs'], { cwd, stdio: 'inherit' });
+  // The runtime layer archive holds the bundle: rebuild it from this one (seconds, from its cache).
+  execFileSync(process.execPath, ['scripts/build-layer.mjs'], { cwd, stdio: 'inherit' });
 }
