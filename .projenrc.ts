@@ -137,4 +137,7 @@ project.addTask('bench', {
   exec: 'npm --prefix runtime run bench',
 }).prependSpawn(runtimeBuild);
 
+// jsii cannot redeclare inherited props to document our defaults: write them into API.md.
+project.tasks.tryFind('docgen')?.exec('ts-node --project projenrc/tsconfig.json projenrc/api-md-defaults.ts');
+
 project.synth();

@@ -18,6 +18,7 @@ import { Model, ModelFormat } from './model';
 import type { ModelConfig } from './model';
 import { acknowledgeManagedPolicy, acknowledgeWildcardResource } from './private/acknowledge';
 import { buildGpuFunction } from './private/gpu-function';
+import { readModelSignature, taskModelMismatches } from './private/model-signature';
 import { stageDockerContext } from './private/runtime-package';
 import {
   MAX_EPHEMERAL_MIB, MAX_MEMORY_MIB, MIN_EPHEMERAL_MIB, autoMemoryMiB, ephemeralForModelMiB, mib, minimumMemoryMiB,
@@ -100,6 +101,11 @@ export interface ScheduledProvisionedConcurrency {
 
 /**
  * Properties of a TensorFlowFunction.
+ *
+ * Of the lambda.FunctionOptions, these have defaults of ours: memorySize (sized from the
+ * model, at least 2048 MiB), timeout (30 seconds), tracing (ACTIVE), ephemeralStorageSize
+ * (sized for a model in S3), logGroup (one of its own, kept a month), role (least
+ * privilege), description, and environment (merged over the runtime's variables).
  */
 export interface TensorFlowFunctionProps extends lambda.FunctionOptions {
   /** The model to serve. */
@@ -221,6 +227,12 @@ export class TensorFlowFunction extends Construct {
     this.model = props.model.bind(this);
     const task = (props.task ?? InferenceTask.tensor()).bind(this);
     this.taskType = task.type;
+    // A model at hand says its input shape and output width in model.json: a task that
+    // cannot match it fails here, not at init after a deploy (S3 models: checked at init).
+    if (this.model.localPath) {
+      const problems = taskModelMismatches(task.json, readModelSignature(this.model.localPath), this.model.localPath);
+      if (problems.length > 0) throw new TensorFlowValidationError(this, problems.join(' '));
+    }
     this.modelName = props.modelName ?? 'model';
     this.timeout = props.timeout ?? DEFAULT_TIMEOUT;
     this.memorySize = props.memorySize ?? autoMemoryMiB(this.model.sizeBytes);

@@ -12,7 +12,7 @@ let service: InferenceService;
 try {
   service = await InferenceService.create(config, obs);
 } catch (err) {
-  obs.logger.critical('Init failed: the model could not be loaded', { error: err as Error, modelUri: config.modelUri });
+  obs.logger.critical('Init failed: the model could not be loaded, or the task does not fit it', { error: err as Error, modelUri: config.modelUri });
   throw err;
 }
 

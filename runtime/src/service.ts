@@ -38,7 +38,14 @@ export class InferenceService {
     const backend = await initBackend(config.backend, log);
     const modelDir = await resolveModelDir(config.modelUri, { cacheDir: config.cacheDir, logger: { info: log } });
     const model = await loadModel(tf, modelDir, config.modelFormat, backend);
-    const service = new InferenceService(config, obs, model, backend, modelDir);
+    let service: InferenceService;
+    try {
+      service = new InferenceService(config, obs, model, backend, modelDir);
+    } catch (err) {
+      // The task does not fit the model: free its weights (a test or the local server goes on).
+      model.dispose();
+      throw err;
+    }
     await service.warmUp();
     service.warm = true;
     const loadMs = performance.now() - started;

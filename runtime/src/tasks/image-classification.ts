@@ -5,6 +5,8 @@ import { decodeImage } from '../image-decode';
 import { batchImagesToTensor, resolveInputSize } from '../image-preprocess';
 import { topK, rows } from './postprocess';
 import { UnprocessableError } from '../errors';
+import { ConfigurationError } from '../config';
+import { outputWidth } from './output-width';
 import type { Tf } from '../backend';
 import type { ServableModel, TensorSpec } from '../model';
 import type { ImageClassificationTaskConfig } from '../task-config';
@@ -40,6 +42,12 @@ export class ImageClassifier {
       if (c !== null && c !== this.channels) {
         throw new Error(`The task's channels (${this.channels}) do not match the model's input channels (${c}): set "channels": ${c}.`);
       }
+    }
+    // Labels name the model's classes: a count that differs would answer wrong names (S3
+    // models are checked here, at init; a model at synth is checked by the construct too).
+    const classes = outputWidth(model);
+    if (task.labels && classes !== undefined && task.labels.length !== classes) {
+      throw new ConfigurationError(`The task's labels name ${task.labels.length} classes, but the model's output '${model.outputs[0].name}' scores ${classes}: give ${classes} labels, in the order of the model's outputs, or omit labels to answer class indices.`);
     }
     this.k = task.topK ?? Math.min(5, model.outputs[0]?.shape?.[1] ?? 5);
     // Models exported with uint8/int32 image inputs take raw pixel values.

@@ -3,7 +3,8 @@
 // Each row is checked on its own, so a batch can answer good rows and name bad ones.
 import { BadRequestError, UnprocessableError } from '../errors';
 import { MAX_INSTANCES_PER_REQUEST } from '../constants';
-import { isObject } from '../config';
+import { ConfigurationError, isObject } from '../config';
+import { outputWidth } from './output-width';
 import { rows, topK, round } from './postprocess';
 import type { Tf } from '../backend';
 import type { ServableModel, TensorSpec } from '../model';
@@ -24,6 +25,12 @@ export class TabularPredictor {
     const shape = this.input.shape;
     if (shape && (shape.length !== 2 || (shape[1] !== null && shape[1] !== task.features.length))) {
       throw new Error(`The tabular task lists ${task.features.length} features, but the model's input '${this.input.name}' has shape ${JSON.stringify(shape)}: it needs [batch, ${task.features.length}].`);
+    }
+    const width = outputWidth(model);
+    for (const [name, names] of [['labels', task.labels], ['outputNames', task.outputNames]] as const) {
+      if (names && width !== undefined && names.length !== width) {
+        throw new ConfigurationError(`The tabular task's ${name} name ${names.length} outputs, but the model's output '${model.outputs[0].name}' has ${width}: give ${width} ${name}, in the order of the model's outputs.`);
+      }
     }
   }
 

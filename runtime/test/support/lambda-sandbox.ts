@@ -1,9 +1,10 @@
 // Runs a function the way Lambda runs it, on this machine: the real aws-lambda-ric started
 // as Dockerfile.gpu's entrypoint starts it (`cd $LAMBDA_TASK_ROOT && node <ric>/index.mjs
 // <handler>`), on a real Node.js 22 or 24 binary, talking to a Runtime API peer, in a mount
-// namespace of its own where the function code is at /var/task and the layers under /opt,
-// the whole file system is read-only, and only /tmp (a fresh tmpfs, 512 MB as Lambda's
-// default ephemeral storage) is writable. The environment is the one Lambda sets, not ours.
+// namespace of its own where, as in Lambda, Node.js is at /var/lang, the runtime client
+// under /var/runtime, the function code at /var/task and the layers under /opt, the whole
+// file system is read-only, and only /tmp (a fresh tmpfs, 512 MB as Lambda's default
+// ephemeral storage) is writable. The environment is the one Lambda sets, not ours.
 // `unshare` (util-linux) needs root, as the tests here and in CI run.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -59,20 +60,26 @@ const SANDBOX_SCRIPT = [
   'set -e',
   'mount --bind "$1" /var/task && mount -o remount,bind,ro /var/task',
   'mount --bind "$2" /opt && mount -o remount,bind,ro /opt',
+  'mount --bind "$3" /var/lang && mount -o remount,bind,ro /var/lang',
+  'mount --bind "$4" /var/runtime/node_modules && mount -o remount,bind,ro /var/runtime/node_modules',
   'mount --bind / / && mount -o remount,bind,ro /',
   'mount -t tmpfs -o size=512m,mode=1777 tmpfs /tmp',
   'cd "$LAMBDA_TASK_ROOT"',
-  'exec "$3" "$4" "$5"',
+  'exec /var/lang/bin/node /var/runtime/node_modules/aws-lambda-ric/index.mjs "$5"',
 ].join('\n');
 
 export function startLambdaProcess(options: LambdaProcessOptions): LambdaProcess {
-  mkdirSync('/var/task', { recursive: true });
+  // Mount points (empty folders; what is mounted on them is seen only inside the namespace).
+  for (const dir of ['/var/task', '/var/lang', '/var/runtime/node_modules']) mkdirSync(dir, { recursive: true });
+  // The tools' cache may be anywhere, /tmp included (hidden by the tmpfs): mount them where Lambda has them.
+  const nodeHome = path.dirname(path.dirname(options.node));
+  const ricModules = path.dirname(path.dirname(options.ric));
   const major = options.runtime === 'nodejs22.x' ? 'node22' : 'node24';
   const functionName = 'fidelity';
   const memory = String(options.memoryMiB ?? 2048);
   // What Lambda puts in a Node.js function's environment (reserved variables), and no more.
   const env: Record<string, string> = {
-    PATH: '/usr/local/bin:/usr/bin/:/bin:/opt/bin',
+    PATH: '/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin',
     LANG: 'en_US.UTF-8',
     TZ: ':UTC',
     LD_LIBRARY_PATH: '/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib',
@@ -95,7 +102,7 @@ export function startLambdaProcess(options: LambdaProcessOptions): LambdaProcess
   };
   const startedAt = performance.now();
   const child = spawn('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', SANDBOX_SCRIPT, 'lambda-sandbox',
-    options.taskRoot, options.opt, options.node, options.ric, options.handler], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    options.taskRoot, options.opt, nodeHome, ricModules, options.handler], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
   child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
