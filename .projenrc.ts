@@ -54,6 +54,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '/runtime/coverage/',
     '/runtime/layer/',
     '/runtime/.layer-cache/',
+    '/runtime/.bench-support.cjs',
     '/cdk.out/',
     '/.bench/',
   ],

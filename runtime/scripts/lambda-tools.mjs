@@ -83,10 +83,15 @@ function installBuildTools() {
   run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], os.tmpdir(), { ...process.env, DEBIAN_FRONTEND: 'noninteractive' });
 }
 
+/** Runs a command quietly (a native build prints thousands of lines); its output is shown only when it fails. */
 function run(command, args, cwd, env) {
-  const result = spawnSync(command, args, { cwd, env, stdio: ['ignore', process.stderr, process.stderr] });
+  process.stderr.write(`lambda-tools: ${command} ${args.join(' ')}\n`);
+  const result = spawnSync(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   if (result.error) throw result.error;
-  if (result.status !== 0) throw new Error(`lambda-tools: \`${command} ${args.join(' ')}\` exited with ${result.status} in ${cwd}`);
+  if (result.status !== 0) {
+    process.stderr.write(`${result.stdout}\n${result.stderr}\n`);
+    throw new Error(`lambda-tools: \`${command} ${args.join(' ')}\` exited with ${result.status} in ${cwd}`);
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -9,7 +9,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { RUNTIME_DIR } from './models';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 
 export interface LambdaTools {
@@ -21,7 +20,7 @@ export interface LambdaTools {
 
 /** Installs (once per machine, cached) and locates Node 22, Node 24 and aws-lambda-ric: scripts/lambda-tools.mjs. */
 export function lambdaTools(): LambdaTools {
-  const out = execFileSync(process.execPath, [path.join(RUNTIME_DIR, 'scripts', 'lambda-tools.mjs')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 15 * 60_000 });
+  const out = execFileSync(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'lambda-tools.mjs')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 15 * 60_000 });
   return JSON.parse(out.trim().split('\n').pop()!) as LambdaTools;
 }
 
