@@ -2,11 +2,10 @@
 // leaves external (TensorFlow.js with the wasm backend, sharp with its libvips for Linux),
 // pruned to what Node.js loads. Prebuilt as one deterministic archive per architecture
 // (runtime/scripts/build-layer.mjs) that ships in the npm package: synth copies a file.
-import * as fs from 'fs';
 import * as path from 'path';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { RUNTIME_DIR } from './private/runtime-package';
+import { requireRuntimeFile } from './private/runtime-package';
 import { TensorFlowValidationError } from './private/validation-error';
 
 /**
@@ -86,14 +85,10 @@ export class TensorFlowRuntimeLayer extends Construct {
  * The prebuilt layer archive for `architecture`, in runtime/layer/ (built by
  * `npm run layer` in runtime/, which `projen runtime:build` runs; shipped in the package).
  */
-export function runtimeLayerArchive(scope: Construct, architecture: lambda.Architecture): string {
-  const cpu = architecture.name === lambda.Architecture.ARM_64.name ? 'arm64' : 'x64';
+function runtimeLayerArchive(scope: Construct, architecture: lambda.Architecture): string {
   if (architecture.name !== lambda.Architecture.ARM_64.name && architecture.name !== lambda.Architecture.X86_64.name) {
     throw new TensorFlowValidationError(scope, `TensorFlowRuntimeLayer: architecture must be x86_64 or arm64 (Lambda's); got ${architecture.name}.`);
   }
-  const archive = path.join(RUNTIME_DIR, 'layer', `linux-${cpu}.zip`);
-  if (!fs.existsSync(archive)) {
-    throw new TensorFlowValidationError(scope, `The runtime layer archive ${archive} is missing. In a checkout of cdk-serverless-tensorflow, run \`npx projen runtime:build\`; an installed package always carries it (reinstall it if the file was removed).`);
-  }
-  return archive;
+  const cpu = architecture.name === lambda.Architecture.ARM_64.name ? 'arm64' : 'x64';
+  return requireRuntimeFile(scope, path.join('layer', `linux-${cpu}.zip`));
 }
