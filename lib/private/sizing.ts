@@ -3,7 +3,6 @@
 const MIB = 1024 * 1024;
 
 /** Lambda's memory limits, in MiB. */
-export const MIN_MEMORY_MIB = 128;
 export const MAX_MEMORY_MIB = 10_240;
 
 /** The smallest memory we choose: 2048 MiB also buys more than one vCPU (1769 MiB = 1 vCPU). */

@@ -287,8 +287,7 @@ export function batchedModel(tf: Tf, model: ServableModel, options: BatchedModel
       options.onCall?.(performance.now() - started, total);
       return split;
     } finally {
-      for (const t of Object.values(joined)) t.dispose();
-      for (const t of Object.values(outputs)) t.dispose();
+      tf.dispose([joined, outputs]);
     }
   };
   const batcher = new DynamicBatcher(runner, options);
@@ -348,7 +347,7 @@ function splitRows(tf: Tf, outputs: Record<string, Tensor>, counts: readonly num
     }
     return parts;
   } catch (err) {
-    for (const part of parts) for (const t of Object.values(part)) t.dispose();
+    for (const part of parts) tf.dispose(part);
     throw err;
   }
 }

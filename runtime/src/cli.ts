@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { configWithDefaults, parseTaskConfig, batchSetting, modelName, oneOf, positiveInt, BACKEND_SETTINGS, BATCH_MAX_SIZE_LIMIT, BATCH_MAX_WAIT_MS_LIMIT, MODEL_FORMATS } from './config';
+import { UsageError } from './errors';
 import { InferenceService } from './service';
 import { startLocalServer } from './local-server';
 import { createObservability } from './observability';
@@ -58,7 +59,6 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-class UsageError extends Error {}
 
 async function userConfig(flags: Flags): Promise<RuntimeConfig> {
   if (!flags.model || !flags.task) throw new UsageError('serve needs --model and --task (or --demo).');

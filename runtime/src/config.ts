@@ -5,6 +5,8 @@ import {
   CACHE_DIR_DEFAULT, ENV, JOBS_TTL_DAYS_DEFAULT, JOBS_UPLOAD_EXPIRY_SECONDS_DEFAULT, JOBS_UPLOAD_EXPIRY_SECONDS_MAX, MAX_BODY_BYTES_DEFAULT, MAX_IMAGE_PIXELS_DEFAULT, MODEL_NAME_DEFAULT,
 } from './constants';
 import { BATCH_CHUNK_BYTES_DEFAULT, BATCH_CHUNK_BYTES_MIN, BATCH_ROWS_DEFAULT, MAX_INSTANCES_PER_REQUEST } from './constants';
+import { ConfigurationError } from './errors';
+import { isObject } from './guards';
 import { RESIZE_METHODS } from './task-config';
 import { RuntimeEnvironment } from '../../lib/runtime-environment';
 import type { Normalization, TaskConfig } from './task-config';
@@ -69,13 +71,6 @@ export type BatchSetting = number | 'auto';
 export const BATCH_MAX_SIZE_LIMIT = 1024;
 /** Largest accepted SERVERLESS_TF_BATCH_MAX_WAIT_MS: longer would only add latency. */
 export const BATCH_MAX_WAIT_MS_LIMIT = 1000;
-
-export class ConfigurationError extends Error {
-  public constructor(message: string) {
-    super(message);
-    this.name = 'ConfigurationError';
-  }
-}
 
 type Env = Record<string, string | undefined>;
 
@@ -283,8 +278,4 @@ export function modelName(name: string, source: string = ENV.MODEL_NAME): string
     throw new ConfigurationError(`${source} must be 1-128 letters, digits, '.', '_' or '-' (it appears in URLs); got "${name}".`);
   }
   return name;
-}
-
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -88,6 +88,59 @@ const OOM_PATTERNS = [
   /RangeError: WebAssembly\.Memory/i,
 ];
 
+/**
+ * A deployment error found at init (a variable, the task against the model): the init
+ * phase fails with this message, which names what to change. Not a request error.
+ */
+export class ConfigurationError extends Error {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'ConfigurationError';
+  }
+}
+
+/** The command line of `serverless-tf` is wrong: the usage is printed with the message. */
+export class UsageError extends Error {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** A CSV line whose quotes are malformed: that row goes to the errors file. */
+export class CsvLineError extends Error {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'CsvLineError';
+  }
+}
+
+/** Rows that DynamoDB kept refusing (throttling): a 5xx, so the chunk's message is retried. */
+export class OutputTableError extends ServiceUnavailableError {
+  public constructor(message: string) {
+    super(message, ERROR_KIND.INTERNAL);
+  }
+}
+
+/** A job attempt failed for a reason worth retrying (the environment's fault): SQS redelivers it. */
+export class JobAttemptError extends Error {
+  public constructor(message: string, public readonly jobId: string, public readonly statusCode: number) {
+    super(message);
+    this.name = 'JobAttemptError';
+  }
+}
+
+/**
+ * A batched model call failed because the model's outputs are not one row per input row:
+ * coalescing stops for the model, and each call of the batch runs again on its own.
+ */
+export class UnbatchableModelError extends Error {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'UnbatchableModelError';
+  }
+}
+
 /** True when a thrown value is an out-of-memory condition (host, wasm heap or CUDA). */
 export function isOutOfMemory(err: unknown): boolean {
   const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
@@ -126,4 +179,14 @@ export function toHttpError(err: unknown): HttpError {
     message: 'Internal error during inference. The function log has the details (search for the request id).',
     headers: {},
   };
+}
+
+/**
+ * Whose fault: true when the request (or one item of it) is at fault and retrying it
+ * unchanged would fail again (a 4xx); false when the environment is (a 5xx: out of memory,
+ * not ready, an internal error), and a retry may succeed. The one rule for re-running a
+ * group item by item (coalesced model calls, batch rows) and for failing a job for good.
+ */
+export function isClientError(err: unknown): boolean {
+  return toHttpError(err).statusCode < 500;
 }

@@ -3,10 +3,10 @@
 // events (the v2 shape), S3 notifications, SQS batches, the warm-up ping, and direct
 // invocation with a JSON body.
 import { BadRequestError } from './errors';
-import { isObject } from './config';
+import { isObject } from './guards';
 import { normalizeHeaders } from './http';
 import type { HttpRequest, HttpResponse } from './http';
-import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, S3Event, SQSEvent } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2 } from 'aws-lambda';
 
 /** The payload the warmer sends; `holdMs` keeps the environment busy so N pings reach N environments. */
 export interface WarmUpEvent {
@@ -76,4 +76,7 @@ export function toProxyResponse(res: HttpResponse): { statusCode: number; header
   return { statusCode: res.statusCode, headers: res.headers, body: res.body, isBase64Encoded: false };
 }
 
-export type { S3Event, SQSEvent };
+/** S3 event keys are URL-encoded with '+' for spaces. */
+export function decodeS3Key(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, ' '));
+}

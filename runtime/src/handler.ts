@@ -4,16 +4,17 @@
 // It keeps no per-request state outside the call, so concurrent invocations are safe.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { eventKind, fromApiGatewayV1, fromApiGatewayV2, MAX_WARMUP_HOLD_MS, toProxyResponse } from './events';
-import { errorResponse } from './http';
+import { decodeS3Key, eventKind, fromApiGatewayV1, fromApiGatewayV2, MAX_WARMUP_HOLD_MS, toProxyResponse } from './events';
+import { errorResponse, failureResponse } from './http';
 import { route } from './routes';
 import { isChunkMessage } from './batch/message';
-import { s3Client } from './s3-client';
+import { s3Client } from './aws-clients';
 import { BadRequestError, toHttpError } from './errors';
-import { isObject } from './config';
+import { routeOfJson, runJson } from './tasks/dispatch';
+import { isObject } from './guards';
 import { isJobMessage } from './jobs/job';
 import type { InferenceService } from './service';
-import type { BatchResult } from './s3-batch';
+import type { BatchResult } from './batch/index';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context, S3Event, S3EventRecord, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 
@@ -26,7 +27,7 @@ export interface HandlerOptions {
 
 // S3 batch inference and the jobs worker load on their first event, not at init: a function
 // that only answers HTTP requests never parses them, and its cold start stays shorter.
-const s3Batch = () => import('./s3-batch');
+const s3Batch = () => import('./batch/index');
 const jobsWorker = () => import('./jobs/worker');
 
 export function createHandler(service: InferenceService, options: HandlerOptions = {}): LambdaHandler {
@@ -74,8 +75,8 @@ async function processS3Records(service: InferenceService, s3: S3Client, records
   const results: BatchResult[] = [];
   for (const r of records) {
     if (!r.eventName?.startsWith('ObjectCreated')) continue;
-    if (await (await jobsWorker()).runUploadedJob(service, r, requestId)) continue;
-    const { decodeS3Key, processS3Object } = await s3Batch();
+    if (service.config.jobs && await (await jobsWorker()).runUploadedJob(service, r, requestId)) continue;
+    const { processS3Object } = await s3Batch();
     const ref = { bucket: r.s3.bucket.name, key: decodeS3Key(r.s3.object.key), etag: r.s3.object.eTag, size: r.s3.object.size };
     const result = await processS3Object(service, s3, ref);
     service.obs.logger.info('Batch object processed', { requestId, ...result });
@@ -119,20 +120,17 @@ async function processSqs(service: InferenceService, s3: S3Client, event: SQSEve
  * so asynchronous invocations are retried and reach their failure destination.
  */
 async function direct(service: InferenceService, event: unknown) {
-  const path = isObject(event) && Array.isArray(event.inputs) && event.inputs.every((x) => isObject(x) && 'datatype' in x)
-    ? `/v2/models/${service.modelName}/infer`
-    : isObject(event) && (typeof event.b64 === 'string' || isObject(event.image))
-      ? '/classify'
-      : `/v1/models/${service.modelName}:predict`;
-  const body = Buffer.from(JSON.stringify(event ?? null));
-  const res = await route(service, { method: 'POST', path, headers: { 'content-type': 'application/json' }, body });
-  const answer = JSON.parse(res.body) as Record<string, unknown>;
-  if (res.statusCode >= 500) {
-    const err = new Error(String(answer.error));
-    err.name = res.errorKind ?? 'InferenceError';
-    throw err;
+  const route = routeOfJson(event);
+  try {
+    return await runJson(service, route, event ?? null);
+  } catch (err) {
+    const res = failureResponse(service.obs, err, { invocation: 'direct', route });
+    const { message } = toHttpError(err);
+    if (res.statusCode >= 500) {
+      const thrown = new Error(message);
+      thrown.name = res.errorKind ?? 'InferenceError';
+      throw thrown;
+    }
+    return { statusCode: res.statusCode, error: message };
   }
-  return res.statusCode >= 400 ? { statusCode: res.statusCode, ...answer } : answer;
 }
-
-export { toHttpError };

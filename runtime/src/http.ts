@@ -2,6 +2,7 @@
 // URLs and the local server all become an HttpRequest, and get an HttpResponse back.
 import { toHttpError } from './errors';
 import type { ErrorKind } from './errors';
+import type { Observability } from './observability';
 
 export interface HttpRequest {
   readonly method: string;
@@ -28,6 +29,18 @@ export function jsonResponse(statusCode: number, value: unknown, headers: Record
 export function errorResponse(err: unknown): HttpResponse {
   const e = toHttpError(err);
   return { ...jsonResponse(e.statusCode, { error: e.message }, e.headers), errorKind: e.kind };
+}
+
+/**
+ * The answer to a request that failed, counted in the error metric and logged: a client
+ * error as rejected (info), any other as failed (error, with its stack in the log only).
+ */
+export function failureResponse(obs: Observability, err: unknown, context: Record<string, unknown>): HttpResponse {
+  const res = errorResponse(err);
+  if (res.errorKind) obs.error(res.errorKind);
+  if (res.statusCode >= 500) obs.logger.error('Request failed', { ...context, error: err as Error });
+  else obs.logger.info('Request rejected', { ...context, statusCode: res.statusCode, reason: toHttpError(err).message });
+  return res;
 }
 
 /** Lower-cases header names; joins repeated headers as HTTP does. */

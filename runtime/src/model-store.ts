@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { s3Client, s3Commands } from './s3-client';
+import { s3Client, s3Commands } from './aws-clients';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 export interface ModelStoreLogger {

@@ -1,11 +1,10 @@
 // The HTTP surface of DESIGN.md, the same behind API Gateway, Function URLs and the
 // local server: TF Serving REST, KServe V2, /classify and /health.
-import { readMultipartFile } from './multipart';
-import { BadRequestError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError } from './errors';
-import { SUPPORTED_IMAGE_TYPES } from './image-decode';
-import { errorResponse, jsonResponse, mediaType } from './http';
-import { isObject } from './config';
+import { MethodNotAllowedError, NotFoundError, PayloadTooLargeError } from './errors';
+import { failureResponse, jsonResponse } from './http';
+import { runTask } from './tasks/dispatch';
 import type { HttpRequest, HttpResponse } from './http';
+import type { TaskInput, TaskRoute } from './tasks/dispatch';
 import type { InferenceService } from './service';
 
 type Handler = (service: InferenceService, req: HttpRequest, params: Record<string, string>, options: Required<RouteOptions>) => Promise<HttpResponse> | HttpResponse;
@@ -14,7 +13,6 @@ export interface RouteOptions {
   /**
    * The largest body accepted, in bytes (a multipart image included).
    * Default: the service's SERVERLESS_TF_MAX_BODY_BYTES, Lambda's synchronous payload limit.
-   * The jobs worker passes the job input limit: an input read from S3 is not a Lambda payload.
    */
   readonly maxBodyBytes?: number;
 }
@@ -83,11 +81,7 @@ async function routeRequest(service: InferenceService, req: HttpRequest, options
     if (params.name !== undefined) service.checkModelName(params.name);
     return await handler(service, req, params, options);
   } catch (err) {
-    const res = errorResponse(err);
-    if (res.errorKind) service.obs.error(res.errorKind);
-    if (res.statusCode >= 500) service.obs.logger.error('Request failed', { path: req.path, error: err as Error });
-    else service.obs.logger.info('Request rejected', { path: req.path, statusCode: res.statusCode, reason: JSON.parse(res.body).error });
-    return res;
+    return failureResponse(service.obs, err, { path: req.path });
   }
 }
 
@@ -110,93 +104,18 @@ function metadataV2(service: InferenceService): HttpResponse {
   return jsonResponse(200, service.tensors.metadataV2(service.modelName, platform));
 }
 
-async function inferV2(service: InferenceService, req: HttpRequest): Promise<HttpResponse> {
-  return jsonResponse(200, await service.inferV2(parseJson(req)));
+async function inferV2(service: InferenceService, req: HttpRequest, _params: Record<string, string>, options: Required<RouteOptions>): Promise<HttpResponse> {
+  return jsonResponse(200, await runTask(service, taskInput('infer', req, options)));
 }
 
-async function predict(service: InferenceService, req: HttpRequest): Promise<HttpResponse> {
-  const type = mediaType(req.headers['content-type']);
-  if (service.tabular && (type === 'text/csv' || type === 'application/csv')) {
-    const records = await service.tabular.parseCsv(req.body.toString('utf8'));
-    if (records.length === 0) throw new BadRequestError('The CSV has a header but no rows.');
-    const vectors = records.map((r, i) => service.tabular!.vector(r, `CSV row ${i + 1}`));
-    return jsonResponse(200, { predictions: await service.predictRows(vectors) });
-  }
-  const body = parseJson(req);
-  const instances = isObject(body) ? body.instances : undefined;
-  if (service.tabular && Array.isArray(instances) && instances.length > 0 && !('inputs' in (body as object))) {
-    const vectors = instances.map((x, i) => service.tabular!.vector(x, `instances[${i}]`));
-    return jsonResponse(200, { predictions: await service.predictRows(vectors) });
-  }
-  if (service.images && Array.isArray(instances) && instances.length > 0 && instances.every(isEncodedImage)) {
-    const images = instances.map((x, i) => decodeBase64(encodedImage(x), `instances[${i}].b64`));
-    const results = await service.classify(images);
-    const failed = results.findIndex((r) => r instanceof Error);
-    if (failed >= 0) throw withPrefix(results[failed] as Error, `instances[${failed}]: `);
-    return jsonResponse(200, { predictions: results });
-  }
-  return jsonResponse(200, await service.predictRest(body));
+async function predict(service: InferenceService, req: HttpRequest, _params: Record<string, string>, options: Required<RouteOptions>): Promise<HttpResponse> {
+  return jsonResponse(200, await runTask(service, taskInput('predict', req, options)));
 }
 
 async function classify(service: InferenceService, req: HttpRequest, _params: Record<string, string>, options: Required<RouteOptions>): Promise<HttpResponse> {
-  service.requireImages();
-  const image = await imageFrom(req, options.maxBodyBytes);
-  const [result] = await service.classify([image]);
-  if (result instanceof Error) throw result;
-  return jsonResponse(200, { predictions: result });
+  return jsonResponse(200, await runTask(service, taskInput('classify', req, options)));
 }
 
-/** The image bytes of a /classify request: raw image body, multipart field `image`, or JSON `{"b64": ...}`. */
-async function imageFrom(req: HttpRequest, maxBodyBytes: number): Promise<Uint8Array> {
-  const contentType = req.headers['content-type'];
-  const type = mediaType(contentType);
-  if (req.body.length === 0) throw new BadRequestError('The body is empty: send image bytes (image/jpeg, image/png, image/webp or image/gif) or multipart/form-data with a field "image".');
-  if ((SUPPORTED_IMAGE_TYPES as readonly string[]).includes(type) || type === 'application/octet-stream' || type === '') {
-    return req.body;
-  }
-  if (type === 'multipart/form-data') {
-    const file = await readMultipartFile(req.body, contentType!, { field: 'image', maxBytes: maxBodyBytes });
-    return file.bytes;
-  }
-  if (type === 'application/json') {
-    const body = parseJson(req);
-    if (isEncodedImage(body)) return decodeBase64(encodedImage(body), 'b64');
-    throw new BadRequestError('A JSON body for /classify must be {"b64": "<base64 image>"}.');
-  }
-  throw new UnsupportedMediaTypeError(`Content-Type ${type} is not accepted by /classify. Send ${SUPPORTED_IMAGE_TYPES.join(', ')}, application/octet-stream, or multipart/form-data with a field "image".`);
-}
-
-function parseJson(req: HttpRequest): unknown {
-  const type = mediaType(req.headers['content-type']);
-  if (type !== '' && type !== 'application/json' && !type.endsWith('+json') && type !== 'text/plain') {
-    throw new UnsupportedMediaTypeError(`Content-Type ${type} is not accepted here; send application/json.`);
-  }
-  if (req.body.length === 0) throw new BadRequestError('The body is empty; send a JSON object.');
-  try {
-    return JSON.parse(req.body.toString('utf8'));
-  } catch (err) {
-    throw new BadRequestError(`The body is not valid JSON: ${(err as Error).message}.`);
-  }
-}
-
-function isEncodedImage(x: unknown): boolean {
-  return isObject(x) && (typeof x.b64 === 'string' || (isObject(x.image_bytes) && typeof x.image_bytes.b64 === 'string') || (isObject(x.image) && typeof x.image.b64 === 'string'));
-}
-
-function encodedImage(x: unknown): string {
-  const o = x as Record<string, Record<string, string> | string>;
-  return (typeof o.b64 === 'string' ? o.b64 : (o.image_bytes as Record<string, string> | undefined)?.b64 ?? (o.image as Record<string, string>).b64);
-}
-
-function decodeBase64(text: string, where: string): Buffer {
-  const clean = text.replace(/^data:[^,]*,/, '').replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(clean)) throw new BadRequestError(`${where} is not valid base64.`);
-  return Buffer.from(clean, 'base64');
-}
-
-function withPrefix(err: Error, prefix: string): Error {
-  if (err instanceof UnprocessableError || err instanceof BadRequestError || err instanceof UnsupportedMediaTypeError || err instanceof PayloadTooLargeError) {
-    err.message = prefix + err.message;
-  }
-  return err;
+function taskInput(route: TaskRoute, req: HttpRequest, options: Required<RouteOptions>): TaskInput {
+  return { route, contentType: req.headers['content-type'], body: req.body, maxBodyBytes: options.maxBodyBytes };
 }

@@ -1,6 +1,7 @@
 // The configuration contract: environment variables in, a validated config out, and
 // init-time errors that name the variable and say what it should hold.
-import { configFromEnv, ConfigurationError, parseTaskConfig } from '../src/config';
+import { configFromEnv, parseTaskConfig } from '../src/config';
+import { ConfigurationError } from '../src/errors';
 import { RuntimeEnvironment } from '../../lib/runtime-environment';
 
 const base = { [RuntimeEnvironment.MODEL_URI]: '/opt/model' };

@@ -176,6 +176,23 @@ describe('S3 notifications: batch inference', () => {
     expect(out.map((o) => [o.line, o.offset, o.prediction[0].label])).toEqual([[1, 0, 'setosa'], [3, jsonl.indexOf('[6.7'), 'virginica']]);
   });
 
+  test('JSON Lines of images: an undecodable image alone in its group, or bad base64, is an error row, not a failed input', async () => {
+    const good = (await sample('chelsea.png')).toString('base64');
+    const broken = Buffer.from('not an image at all').toString('base64');
+    // 16 images go in one model call: line 17 is a group of one, and the file ends with it.
+    const lines = [...Array.from({ length: 15 }, () => JSON.stringify({ b64: good })), JSON.stringify({ b64: '***' }), JSON.stringify({ b64: broken })];
+    const etag = await put('in/photos.jsonl', lines.join('\n'));
+    const result = await imageHandler(s3Event(BUCKET, 'in/photos.jsonl', etag)) as { results: { rows: number; failedRows: number; output: string; errors: string }[] };
+    expect(result.results[0]).toMatchObject({ rows: 17, failedRows: 2 });
+    const out = (await get(result.results[0].output.replace(`s3://${BUCKET}/`, ''))).trim().split('\n').map((l) => JSON.parse(l) as { line: number; prediction: { label: string }[] });
+    expect(out.map((o) => o.line)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    expect(out.every((o) => o.prediction[0].label === 'Neutral')).toBe(true);
+    const errors = (await get(result.results[0].errors.replace(`s3://${BUCKET}/`, ''))).trim().split('\n').map((l) => JSON.parse(l) as { line: number; error: string });
+    expect(errors.map((e) => e.line)).toEqual([16, 17]);
+    expect(errors[0].error).toMatch(/line 16\.b64 is not valid base64/);
+    expect(errors[1].error).toMatch(/image/i);
+  });
+
   test('an image upload is classified; our own results are not processed again', async () => {
     const etag = await put('photos/cat.png', await sample('chelsea.png'));
     const result = await imageHandler(s3Event(BUCKET, 'photos/cat.png', etag)) as { results: { output: string }[] };

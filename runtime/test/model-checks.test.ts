@@ -4,7 +4,7 @@
 // wrong count fails the init with a message that says what to change, instead of answering
 // with wrong or made-up labels.
 import { DEMO_MODEL_DIR, IRIS_FEATURES, IRIS_LABELS, demoTask, serviceFor, trainIrisModel } from './support/models';
-import { ConfigurationError } from '../src/config';
+import { ConfigurationError } from '../src/errors';
 
 describe('labels against the model at init', () => {
   test('two labels on the five-class demo model: the init fails with a ConfigurationError that asks for five', async () => {

@@ -4,17 +4,17 @@
 // streams, so memory holds one group of rows plus the chunk's output (bounded by the chunk
 // size), whatever the size of the object. With an output table, the predicted rows go to
 // DynamoDB too (batch/dynamo-sink.ts).
-import { toHttpError, UnprocessableError } from '../errors';
-import { isObject } from '../config';
-import { CsvLineError, csvField, readPlainFeatures, splitCsvLine } from './csv-line';
+import { CsvLineError, isClientError, toHttpError, UnprocessableError } from '../errors';
+import { predictEach, predictInstances } from '../tasks/dispatch';
+import { csvField, readPlainFeatures, splitCsvLine } from './csv-line';
 import { MAX_LINE_BYTES, ownedLines } from './lines';
 import { round, top1 } from '../tasks/postprocess';
 import { putText } from './s3-io';
 import { writeRows } from './dynamo-sink';
 import type { InferenceService } from '../service';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { SinkObject, SinkRow } from './dynamo-sink';
-import type { BatchLayout, ChunkDone } from './layout';
+import type { BatchContext } from './context';
+import type { SinkRow } from './dynamo-sink';
+import type { ChunkDone } from './layout';
 import type { Line } from './lines';
 
 /** Images per classify call in JSON Lines input: each decoded image is megabytes, rows are bytes. */
@@ -24,16 +24,6 @@ export const IMAGE_ROWS_MAX = 16;
 const ERROR_TEXT_CHARS = 1000;
 
 const MAX_LINE_MIB = MAX_LINE_BYTES / 1024 / 1024;
-
-export interface BatchContext {
-  readonly service: InferenceService;
-  readonly s3: S3Client;
-  readonly layout: BatchLayout;
-  /** s3://bucket/key of the input. */
-  readonly input: string;
-  /** The input object, as the output table's partition key names it. */
-  readonly object: SinkObject;
-}
 
 export interface ChunkSpec {
   readonly format: 'csv' | 'jsonl';
@@ -92,16 +82,6 @@ function fail(sink: Sink, spec: ChunkSpec, line: Line, error: string): void {
   sink.errors.push({ chunk: spec.index, line: line.no, offset: line.offset, error, ...(line.text ? { text: line.text.slice(0, ERROR_TEXT_CHARS) } : {}) });
 }
 
-/** Predicts a group; when the group fails as a whole with a client error, retries each row to find the bad ones. */
-async function predictGroup<T, R>(items: readonly T[], run: (items: readonly T[]) => Promise<R[]>): Promise<(R | Error)[]> {
-  try {
-    return await run(items);
-  } catch (err) {
-    if (items.length === 1 || toHttpError(err).statusCode >= 500) throw err;
-    return Promise.all(items.map((x) => run([x]).then((r) => r[0], (e: Error) => e)));
-  }
-}
-
 async function csvRows(ctx: BatchContext, spec: ChunkSpec, lines: AsyncIterable<Line[]>, sink: Sink): Promise<ChunkSpec['header']> {
   const { service } = ctx;
   const tabular = service.tabular;
@@ -146,12 +126,15 @@ async function csvRows(ctx: BatchContext, spec: ChunkSpec, lines: AsyncIterable<
     try {
       scores = await service.predictScores(values.subarray(0, n * width), n);
     } catch (err) {
-      // The group failed as a whole with a client error: predict each row to find the bad ones
-      // (predictGroup's rule, kept inline so a good group's output stays one flat buffer).
-      if (n === 1 || toHttpError(err).statusCode >= 500) throw err;
-      perRow = [];
-      for (let i = 0; i < n; i++) {
-        perRow.push(await service.predictScores(values.subarray(i * width, (i + 1) * width), 1).catch((e: Error) => e));
+      // The group failed as a whole because of its input: predict each row to find the bad
+      // ones (predictEach's rule, kept inline so a good group's output stays one flat buffer).
+      if (!isClientError(err)) throw err;
+      perRow = n === 1 ? [err as Error] : [];
+      for (let i = 0; n > 1 && i < n; i++) {
+        perRow.push(await service.predictScores(values.subarray(i * width, (i + 1) * width), 1).catch((e: unknown) => {
+          if (!isClientError(e)) throw e;
+          return e as Error;
+        }));
       }
     }
     const outWidth = scores ? scores.length / n : 0;
@@ -292,7 +275,7 @@ async function jsonRows(ctx: BatchContext, spec: ChunkSpec, lines: AsyncIterable
     if (group.length === 0) return;
     const current = group;
     group = [];
-    const results = await predictGroup(current.map((r) => r.value), (instances) => predictInstances(service, instances));
+    const results = await predictEach(current, (rows) => predictInstances(service, rows.map((r) => r.value), (i) => where(spec, rows[i].line)));
     current.forEach((r, i) => {
       const result = results[i];
       if (result instanceof Error) {
@@ -330,16 +313,4 @@ async function jsonRows(ctx: BatchContext, spec: ChunkSpec, lines: AsyncIterable
   }
   await flush();
   return undefined;
-}
-
-/** One group of JSON Lines instances (tabular: their vectors), through the same paths as the :predict and /classify routes. */
-async function predictInstances(service: InferenceService, instances: readonly unknown[]): Promise<unknown[]> {
-  if (service.tabular) return service.predictRows(instances as Float32Array[]);
-  if (service.images && instances.every((x) => isObject(x) && typeof x.b64 === 'string')) {
-    const results = await service.classify(instances.map((x) => Buffer.from((x as { b64: string }).b64, 'base64')));
-    if (results.length === 1 && results[0] instanceof Error) throw results[0];
-    return results;
-  }
-  const answer = await service.predictRest({ instances });
-  return answer.predictions as unknown[];
 }

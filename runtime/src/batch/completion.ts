@@ -5,7 +5,7 @@
 // _SUCCESS.json, with the same bytes, so that is harmless.
 import { getJson, listKeys, mapLimit, putJson } from './s3-io';
 import { cleanEtag } from './layout';
-import type { BatchContext } from './chunk-worker';
+import type { BatchContext } from './context';
 import type { BatchSuccess, ChunkDone, InputFormat } from './layout';
 
 /** Done markers read at once when totals are summed. */

@@ -3,12 +3,7 @@
 // lines: a line whose quotes do not close is an error row, not the start of a record that
 // would swallow the lines after it. Most rows have no quotes and take the split() path.
 
-export class CsvLineError extends Error {
-  public constructor(message: string) {
-    super(message);
-    this.name = 'CsvLineError';
-  }
-}
+import { CsvLineError } from '../errors';
 
 const QUOTE = 34;
 const COMMA = 44;

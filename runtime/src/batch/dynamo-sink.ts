@@ -27,8 +27,8 @@
 //   itemBytes   N     the size the full item would have had, as DynamoDB counts it
 //
 // `text` and `prediction` are absent from an oversize item.
-import { documentClient, dynamoCommands } from '../jobs/clients';
-import { ERROR_KIND, ServiceUnavailableError } from '../errors';
+import { documentClient, dynamoCommands } from '../aws-clients';
+import { OutputTableError } from '../errors';
 import { mapLimit } from './s3-io';
 import type { BatchWriteCommandOutput } from '@aws-sdk/lib-dynamodb';
 
@@ -89,13 +89,6 @@ export interface SinkRow {
 
 /** An item's attributes, as the document client marshals them. */
 export type SinkItem = Record<string, string | number | boolean | undefined>;
-
-/** Rows that DynamoDB kept refusing (throttling): a 5xx, so the chunk's message is retried. */
-export class OutputTableError extends ServiceUnavailableError {
-  public constructor(message: string) {
-    super(message, ERROR_KIND.INTERNAL);
-  }
-}
 
 export function partitionKey(object: SinkObject): string {
   return `${object.bucket}/${object.key}#${object.etag}`;

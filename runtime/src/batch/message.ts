@@ -2,7 +2,7 @@
 // It names the object (bucket, key, ETag), the plan and the byte range; the worker reads
 // the rest (format, CSV header) from the plan's manifest.
 import { BadRequestError } from '../errors';
-import { isObject } from '../config';
+import { isObject } from '../guards';
 
 export const CHUNK_MESSAGE_TYPE = 'serverless-tf.batch-chunk';
 

@@ -1,6 +1,6 @@
 // Reads an input object from S3 for batch inference, pinned to the ETag the notification
 // named (IfMatch), so a chunk never mixes two versions of an object.
-import { s3Commands } from '../s3-client';
+import { s3Commands } from '../aws-clients';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 

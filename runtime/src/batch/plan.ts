@@ -7,8 +7,8 @@ import { CHUNK_MESSAGE_TYPE } from './message';
 import { ownedLines } from './lines';
 import { rangeBytes } from './object-reader';
 import { putJson } from './s3-io';
-import { sendMessages } from './sqs-client';
-import type { BatchContext } from './chunk-worker';
+import { sqsClient, sqsCommands } from '../aws-clients';
+import type { BatchContext } from './context';
 import type { InputFormat, Manifest } from './layout';
 import type { ChunkMessage } from './message';
 import type { ObjectId } from './object-reader';
@@ -54,7 +54,21 @@ export interface PlanInput {
 export async function writePlan(ctx: BatchContext, input: PlanInput): Promise<Manifest> {
   const { id, format, size } = input;
   const header = format === 'csv' ? await readCsvHeader(ctx, id, size) : undefined;
-  const manifest: Manifest = {
+  const manifest = newManifest(ctx, { ...input, header, chunks: chunkRanges(size, ctx.service.config.batchChunkBytes) });
+  await putJson(ctx.s3, ctx.layout.bucket, ctx.layout.manifest, manifest);
+  return manifest;
+}
+
+/** A new plan's manifest: the one place a Manifest is made (a planned object, or one run whole as a plan of one chunk). */
+export function newManifest(ctx: BatchContext, plan: {
+  readonly id: ObjectId & { readonly etag: string };
+  readonly format: InputFormat;
+  readonly size: number;
+  readonly chunks: readonly ChunkRange[];
+  readonly header?: Manifest['header'];
+}): Manifest {
+  const { id, format, size, chunks, header } = plan;
+  return {
     version: 1,
     input: ctx.input,
     bucket: id.bucket,
@@ -64,11 +78,9 @@ export async function writePlan(ctx: BatchContext, input: PlanInput): Promise<Ma
     format,
     plan: newPlanId(),
     ...(header ? { header } : {}),
-    chunks: chunkRanges(size, ctx.service.config.batchChunkBytes),
+    chunks: [...chunks],
     createdAt: new Date().toISOString(),
   };
-  await putJson(ctx.s3, ctx.layout.bucket, ctx.layout.manifest, manifest);
-  return manifest;
 }
 
 export function chunkMessages(manifest: Manifest): ChunkMessage[] {
@@ -88,4 +100,39 @@ export function chunkMessages(manifest: Manifest): ChunkMessage[] {
 
 export async function sendChunks(queueUrl: string, manifest: Manifest): Promise<void> {
   await sendMessages(queueUrl, chunkMessages(manifest).map((m) => JSON.stringify(m)));
+}
+
+/** SendMessageBatch takes at most 10 entries. */
+const MAX_BATCH_ENTRIES = 10;
+
+/** Attempts for entries that SQS reports as failed without the sender at fault. */
+const ENTRY_ATTEMPTS = 3;
+
+/** SendMessageBatch calls in flight at once. */
+const CONCURRENT_SENDS = 4;
+
+/** Sends every body to the queue, 10 per call; throws if some cannot be sent. */
+async function sendMessages(queueUrl: string, bodies: readonly string[]): Promise<void> {
+  const [sqs, { SendMessageBatchCommand }] = await Promise.all([sqsClient(), sqsCommands()]);
+  const batches: { Id: string; MessageBody: string }[][] = [];
+  for (let i = 0; i < bodies.length; i += MAX_BATCH_ENTRIES) {
+    batches.push(bodies.slice(i, i + MAX_BATCH_ENTRIES).map((body, j) => ({ Id: String(i + j), MessageBody: body })));
+  }
+  let next = 0;
+  const worker = async () => {
+    while (next < batches.length) {
+      let entries = batches[next++];
+      for (let attempt = 1; entries.length; attempt++) {
+        const res = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+        const failed = res.Failed ?? [];
+        if (failed.length === 0) break;
+        if (attempt >= ENTRY_ATTEMPTS || failed.some((f) => f.SenderFault)) {
+          throw new Error(`SQS did not accept ${failed.length} chunk message(s): ${failed.map((f) => `${f.Code}: ${f.Message}`).join('; ')}`);
+        }
+        const ids = new Set(failed.map((f) => f.Id));
+        entries = entries.filter((e) => ids.has(e.Id));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENT_SENDS, batches.length) }, worker));
 }

@@ -1,6 +1,6 @@
 // The few S3 calls batch inference makes besides reading its input: write a text object,
 // read a JSON object, list keys under a prefix, and run a bounded number of them at once.
-import { s3Commands } from '../s3-client';
+import { s3Commands } from '../aws-clients';
 import { contentType } from './layout';
 import type { S3Client } from '@aws-sdk/client-s3';
 

@@ -6,7 +6,6 @@
 // the status and the result.
 import { createHash, randomUUID } from 'node:crypto';
 import { JobStore } from './store';
-import { presigner, presigningClient, sqsClient } from './clients';
 import {
   JOB_ID_PATTERN, JOB_MESSAGE_TYPE, JOB_ROUTES, JOB_STATUS, epochSeconds, inputKey, jobPk, uploadKey,
 } from './job';
@@ -15,8 +14,8 @@ import {
 } from './limits';
 import { BadRequestError, NotFoundError, UnprocessableError } from '../errors';
 import { jsonResponse, mediaType } from '../http';
-import { isObject } from '../config';
-import { s3Client, s3Commands } from '../s3-client';
+import { isObject } from '../guards';
+import { presigner, presigningClient, s3Client, s3Commands, sqsClient, sqsCommands } from '../aws-clients';
 import type { JobItem, JobMessage, JobRoute } from './job';
 import type { JobsConfig } from '../config';
 import type { HttpRequest, HttpResponse } from '../http';
@@ -178,7 +177,7 @@ async function presignGet(bucket: string, key: string, expiresIn: number): Promi
 }
 
 async function enqueue(jobs: JobsConfig, jobId: string): Promise<void> {
-  const [client, { SendMessageCommand }] = await Promise.all([sqsClient(), import('@aws-sdk/client-sqs')]);
+  const [client, { SendMessageCommand }] = await Promise.all([sqsClient(), sqsCommands()]);
   const message: JobMessage = { type: JOB_MESSAGE_TYPE, jobId };
   await client.send(new SendMessageCommand({ QueueUrl: jobs.queueUrl, MessageBody: JSON.stringify(message) }));
 }

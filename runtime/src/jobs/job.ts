@@ -1,7 +1,9 @@
 // What an asynchronous job is: its statuses, the item that records it, the queue
 // message that starts it, and where its input and result live in S3. This is the
 // contract the AsyncInference construct and clients rely on.
-import { isObject } from '../config';
+import { isObject } from '../guards';
+import { TASK_ROUTES } from '../tasks/dispatch';
+import type { TaskRoute } from '../tasks/dispatch';
 
 export const JOB_STATUS = {
   /** Created with `{"upload": ...}`: waiting for the client to PUT the input. */
@@ -19,18 +21,9 @@ export function isFinished(status: JobStatus): boolean {
   return status === JOB_STATUS.SUCCEEDED || status === JOB_STATUS.FAILED;
 }
 
-/** The synchronous route a job runs, by name. */
-export const JOB_ROUTES = ['classify', 'predict', 'infer'] as const;
-export type JobRoute = (typeof JOB_ROUTES)[number];
-
-/** The synchronous path a job's route runs through (the same handler as a direct request). */
-export function routePath(route: JobRoute, modelName: string): string {
-  switch (route) {
-    case 'classify': return '/classify';
-    case 'predict': return `/v1/models/${modelName}:predict`;
-    case 'infer': return `/v2/models/${modelName}/infer`;
-  }
-}
+/** The synchronous route a job runs, by name: the task dispatch's routes. */
+export const JOB_ROUTES: readonly JobRoute[] = TASK_ROUTES;
+export type JobRoute = TaskRoute;
 
 /** The DynamoDB item of a job (partition key `job#{jobId}`). */
 export interface JobItem {

@@ -1,7 +1,7 @@
 // Tells the world a job finished: an SNS message (with `status` and `model` message
 // attributes for subscription filters) and/or an EventBridge event, when configured.
 // Both carry the same JSON; failures throw so the job message is retried (at least once).
-import { eventBridgeClient, snsClient } from './clients';
+import { eventBridgeClient, snsClient } from '../aws-clients';
 import { JOB_STATUS } from './job';
 import type { JobItem } from './job';
 import type { JobsConfig } from '../config';

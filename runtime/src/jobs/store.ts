@@ -3,7 +3,7 @@
 // message or a second notification cannot move a finished job, and two requests
 // with the same key get one job. Items carry `expiresAt` (epoch seconds), the table's
 // TTL attribute; DynamoDB deletes expired items lazily, so reads treat them as gone.
-import { documentClient, dynamoCommands } from './clients';
+import { documentClient, dynamoCommands } from '../aws-clients';
 import { JOB_STATUS, epochSeconds, idempotencyPk, jobPk } from './job';
 import type { IdempotencyItem, JobItem, JobStatus } from './job';
 import type { JobsConfig } from '../config';

@@ -1,30 +1,25 @@
 // Runs asynchronous jobs: a job message from the queue, or the S3 notification of an
-// upload, starts one. The input goes through the same route handler as a synchronous
-// request; a 2xx answer becomes the result object, a 4xx answer a FAILED job (client
-// errors are final), and a 5xx (out of memory included) throws so that SQS retries the
+// upload, starts one. The input goes through the same task dispatch as a synchronous
+// request (tasks/dispatch.ts); an answer becomes the result object, a client error a FAILED
+// job (client errors are final), and any other error (out of memory included) throws so that SQS retries the
 // message and its redrive policy sends a poison job to the dead-letter queue.
 import { JobStore } from './store';
 import { notificationsConfigured, notify } from './notifier';
 import {
-  JOB_KEYS, JOB_STATUS, epochSeconds, isFinished, jobIdOfUploadKey, resultKey, routePath,
+  JOB_KEYS, JOB_STATUS, epochSeconds, isFinished, jobIdOfUploadKey, resultKey,
 } from './job';
 import { MAX_INLINE_RESULT_BYTES, MAX_JOB_INPUT_BYTES, UPLOAD_GRACE_SECONDS } from './limits';
-import { route } from '../routes';
-import { s3Client, s3Commands } from '../s3-client';
+import { JobAttemptError, isClientError, toHttpError } from '../errors';
+import { runTask } from '../tasks/dispatch';
+import { failureResponse } from '../http';
+import { decodeS3Key } from '../events';
+import { s3Client, s3Commands } from '../aws-clients';
 import type { JobItem, JobMessage, JobStatus } from './job';
 import type { JobOutcome } from './store';
 import type { JobsConfig } from '../config';
 import type { InferenceService } from '../service';
 import type { S3EventRecord } from 'aws-lambda';
 import type { Readable } from 'node:stream';
-
-/** Thrown when an attempt failed for a reason worth retrying (a 5xx answer). */
-export class JobAttemptError extends Error {
-  public constructor(message: string, public readonly jobId: string, public readonly statusCode: number) {
-    super(message);
-    this.name = 'JobAttemptError';
-  }
-}
 
 /** What one delivery did, for logs and the handler's answer. */
 export interface JobRun {
@@ -65,7 +60,7 @@ export async function runJobMessage(service: InferenceService, message: JobMessa
  */
 export async function runUploadedJob(service: InferenceService, record: S3EventRecord, requestId?: string): Promise<boolean> {
   const jobs = service.config.jobs;
-  const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
+  const key = decodeS3Key(record.s3.object.key);
   if (!jobs || record.s3.bucket.name !== jobs.bucket || !key.startsWith(JOB_KEYS.PREFIX)) return false;
   const jobId = jobIdOfUploadKey(key);
   if (!jobId) {
@@ -113,27 +108,27 @@ async function execute(service: InferenceService, jobs: JobsConfig, store: JobSt
   }
   // Inputs come from S3, so Lambda's synchronous payload limit (the service's body limit)
   // does not apply to a job; MAX_JOB_INPUT_BYTES, checked when the input was read, does.
-  const limits = { maxBodyBytes: Math.max(service.config.maxBodyBytes, MAX_JOB_INPUT_BYTES) };
-  const res = await route(service, {
-    method: 'POST',
-    path: routePath(running.route, service.modelName),
-    headers: running.contentType ? { 'content-type': running.contentType } : {},
-    body: input,
-  }, limits);
-  if (res.statusCode >= 500) {
-    const message = errorOf(res.body);
-    await store.recordTransientError(job.jobId, message);
-    throw new JobAttemptError(`Job ${job.jobId} attempt ${running.attempts ?? 1} failed with ${res.statusCode}: ${message}`, job.jobId, res.statusCode);
-  }
-  if (res.statusCode >= 400) {
-    return finish(service, jobs, store, job.jobId, { status: JOB_STATUS.FAILED, statusCode: res.statusCode, error: errorOf(res.body) }, [JOB_STATUS.RUNNING], requestId);
+  let body: string;
+  try {
+    const answer = await runTask(service, {
+      route: running.route, contentType: running.contentType, body: input, maxBodyBytes: Math.max(service.config.maxBodyBytes, MAX_JOB_INPUT_BYTES),
+    });
+    body = JSON.stringify(answer);
+  } catch (err) {
+    const failed = failureResponse(service.obs, err, { requestId, jobId: job.jobId, route: running.route });
+    const message = toHttpError(err).message;
+    if (!isClientError(err)) {
+      await store.recordTransientError(job.jobId, message);
+      throw new JobAttemptError(`Job ${job.jobId} attempt ${running.attempts ?? 1} failed with ${failed.statusCode}: ${message}`, job.jobId, failed.statusCode);
+    }
+    return finish(service, jobs, store, job.jobId, { status: JOB_STATUS.FAILED, statusCode: failed.statusCode, error: message }, [JOB_STATUS.RUNNING], requestId);
   }
   const key = resultKey(job.jobId);
-  const bytes = Buffer.byteLength(res.body);
+  const bytes = Buffer.byteLength(body);
   const [s3, { PutObjectCommand }] = await Promise.all([s3Client(), s3Commands()]);
-  await s3.send(new PutObjectCommand({ Bucket: jobs.bucket, Key: key, Body: res.body, ContentType: 'application/json' }));
+  await s3.send(new PutObjectCommand({ Bucket: jobs.bucket, Key: key, Body: body, ContentType: 'application/json' }));
   return finish(service, jobs, store, job.jobId, {
-    status: JOB_STATUS.SUCCEEDED, resultKey: key, resultBytes: bytes, ...(bytes <= MAX_INLINE_RESULT_BYTES ? { resultJson: res.body } : {}),
+    status: JOB_STATUS.SUCCEEDED, resultKey: key, resultBytes: bytes, ...(bytes <= MAX_INLINE_RESULT_BYTES ? { resultJson: body } : {}),
   }, [JOB_STATUS.RUNNING], requestId);
 }
 
@@ -167,15 +162,6 @@ async function readInput(bucket: string, key: string): Promise<Buffer | 'missing
   } catch (err) {
     if ((err as Error).name === 'NoSuchKey' || (err as Error).name === 'NotFound') return 'missing';
     throw err;
-  }
-}
-
-function errorOf(body: string): string {
-  try {
-    const parsed = JSON.parse(body) as { error?: unknown };
-    return typeof parsed.error === 'string' ? parsed.error : body.slice(0, 1000);
-  } catch {
-    return body.slice(0, 1000);
   }
 }
 

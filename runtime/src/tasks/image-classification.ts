@@ -4,8 +4,7 @@
 import { decodeImage } from '../image-decode';
 import { batchImagesToTensor, resolveInputSize } from '../image-preprocess';
 import { topK, rows } from './postprocess';
-import { UnprocessableError } from '../errors';
-import { ConfigurationError } from '../config';
+import { ConfigurationError, UnprocessableError } from '../errors';
 import { outputWidth } from './output-width';
 import type { Tf } from '../backend';
 import type { ServableModel, TensorSpec } from '../model';
@@ -67,13 +66,6 @@ export class ImageClassifier {
     return results;
   }
 
-  /** Classifies one image; throws its error. */
-  public async classifyOne(bytes: Uint8Array): Promise<LabelScore[]> {
-    const [result] = await this.classify([bytes]);
-    if (result instanceof Error) throw result;
-    return result;
-  }
-
   /** One prediction on a blank image: compiles kernels and allocates buffers during init. */
   public async warmUp(): Promise<void> {
     const [h, w] = this.size;
@@ -103,8 +95,7 @@ export class ImageClassifier {
       }
       return rows(await y.data() as Float32Array, pixels.length);
     } finally {
-      x.dispose();
-      for (const t of Object.values(outputs)) t.dispose();
+      this.tf.dispose([x, outputs]);
     }
   }
 }

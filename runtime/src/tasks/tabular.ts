@@ -1,9 +1,9 @@
 // Tabular prediction: named feature columns (JSON objects, arrays in feature order, or
 // CSV rows) -> one [N, features] float32 tensor -> labelled classes or named outputs.
 // Each row is checked on its own, so a batch can answer good rows and name bad ones.
-import { BadRequestError, UnprocessableError } from '../errors';
+import { BadRequestError, ConfigurationError, UnprocessableError } from '../errors';
 import { MAX_INSTANCES_PER_REQUEST } from '../constants';
-import { ConfigurationError, isObject } from '../config';
+import { isObject } from '../guards';
 import { outputWidth } from './output-width';
 import { rows, topK, round } from './postprocess';
 import type { Tf } from '../backend';
@@ -89,8 +89,7 @@ export class TabularPredictor {
       outputs = await this.model.run({ [this.input.name]: x });
       return await outputs[this.model.outputs[0].name].data() as Float32Array;
     } finally {
-      x.dispose();
-      for (const t of Object.values(outputs)) t.dispose();
+      this.tf.dispose([x, outputs]);
     }
   }
 

@@ -2,7 +2,7 @@
 // formats) and the Open Inference Protocol (KServe V2) infer API, checked against the
 // model's signature. Served for every task, as TF Serving and KServe do.
 import { BadRequestError, UnprocessableError } from '../errors';
-import { isObject } from '../config';
+import { isObject } from '../guards';
 import { V2_DATATYPES, formatShape, shapeOf, tensorFrom, tensorFromInstances, tensorFromNested, v2Datatype, zerosFor } from '../tensor-codec';
 import type { Tf } from '../backend';
 import type { ServableModel, TensorSpec } from '../model';
@@ -68,10 +68,10 @@ export class TensorPredictor {
         }));
         return { model_name: modelName, model_version: '1', ...(typeof body.id === 'string' ? { id: body.id } : {}), outputs: answer };
       } finally {
-        for (const t of Object.values(outputs)) t.dispose();
+        this.tf.dispose(outputs);
       }
     } finally {
-      for (const t of Object.values(tensors)) t.dispose();
+      this.tf.dispose(tensors);
     }
   }
 
@@ -113,7 +113,7 @@ export class TensorPredictor {
       for (const spec of specs) out[spec.name] = make(spec);
       return out;
     } catch (err) {
-      for (const t of Object.values(out)) t.dispose();
+      this.tf.dispose(out);
       throw err;
     }
   }
@@ -152,8 +152,7 @@ export class TensorPredictor {
       const entries = await Promise.all(Object.entries(outputs).map(async ([k, t]) => [k, await t.array()] as const));
       return Object.fromEntries(entries);
     } finally {
-      for (const t of Object.values(inputs)) t.dispose();
-      for (const t of Object.values(outputs)) t.dispose();
+      this.tf.dispose([inputs, outputs]);
     }
   }
 }

@@ -10,25 +10,21 @@
 // as a plan of one chunk. A larger one is planned into byte-range chunks: the manifest is
 // written, then one message per chunk goes to BATCH_QUEUE_URL (without a queue, this
 // invocation runs the chunks itself, one after another).
-import { BadRequestError, PayloadTooLargeError, toHttpError } from './errors';
-import { runChunk } from './batch/chunk-worker';
-import { writeRows } from './batch/dynamo-sink';
-import { completeIfAllDone, markDone } from './batch/completion';
-import { BatchLayout, cleanEtag, inputFormat } from './batch/layout';
-import { parseChunkMessage } from './batch/message';
-import { getObject, rangeBytes } from './batch/object-reader';
-import { newPlanId, sendChunks, writePlan } from './batch/plan';
-import { getJson, objectSize, putJson, putText } from './batch/s3-io';
-import type { BatchContext } from './batch/chunk-worker';
-import type { PlanRef } from './batch/completion';
-import type { ChunkDone, InputFormat, Manifest, S3ObjectRef } from './batch/layout';
-import type { InferenceService } from './service';
+import { BadRequestError, PayloadTooLargeError, isClientError, toHttpError } from '../errors';
+import { runChunk } from './chunk-worker';
+import { contextFor } from './context';
+import { writeRows } from './dynamo-sink';
+import { completeIfAllDone, markDone } from './completion';
+import { inputFormat } from './layout';
+import { parseChunkMessage } from './message';
+import { getObject, rangeBytes } from './object-reader';
+import { newManifest, sendChunks, writePlan } from './plan';
+import { getJson, objectSize, putJson, putText } from './s3-io';
+import type { BatchContext } from './context';
+import type { PlanRef } from './completion';
+import type { ChunkDone, InputFormat, Manifest, S3ObjectRef } from './layout';
+import type { InferenceService } from '../service';
 import type { S3Client } from '@aws-sdk/client-s3';
-
-export { isChunkMessage, CHUNK_MESSAGE_TYPE } from './batch/message';
-export { inputFormat } from './batch/layout';
-export type { ChunkMessage } from './batch/message';
-export type { S3ObjectRef };
 
 /** The largest image object read into memory. */
 export const MAX_IMAGE_OBJECT_BYTES = 64 * 1024 * 1024;
@@ -49,16 +45,6 @@ export interface BatchResult {
   /** s3:// URI of _SUCCESS.json, when this call completed the input. */
   readonly success?: string;
   readonly skipped?: string;
-}
-
-/** S3 event keys are URL-encoded with '+' for spaces. */
-export function decodeS3Key(key: string): string {
-  return decodeURIComponent(key.replace(/\+/g, ' '));
-}
-
-function contextFor(service: InferenceService, s3: S3Client, ref: S3ObjectRef): BatchContext {
-  const layout = new BatchLayout(service.config.outputBucket ?? ref.bucket, service.config.outputPrefix, ref);
-  return { service, s3, layout, input: `s3://${ref.bucket}/${ref.key}`, object: { bucket: ref.bucket, key: ref.key, etag: cleanEtag(ref.etag) } };
 }
 
 /** An uploaded object: processed here when small, planned into queued chunks when large. */
@@ -155,7 +141,7 @@ async function processImage(ctx: BatchContext, ref: S3ObjectRef): Promise<BatchR
     if (result instanceof Error) throw result;
     predictions = result;
   } catch (err) {
-    if (toHttpError(err).statusCode >= 500) throw err;
+    if (!isClientError(err)) throw err;
     error = toHttpError(err).message;
   }
   const output = layout.output(0, 'image');
@@ -173,10 +159,7 @@ async function processImage(ctx: BatchContext, ref: S3ObjectRef): Promise<BatchR
 
 /** The manifest, done marker and _SUCCESS.json of a plan of one chunk run in this invocation. */
 async function finishSingle(ctx: BatchContext, ref: S3ObjectRef, format: InputFormat, size: number, done: ChunkDone, header?: Manifest['header']): Promise<BatchResult> {
-  const manifest: Manifest = {
-    version: 1, input: ctx.input, bucket: ref.bucket, key: ref.key, etag: ref.etag ?? '', size, format, plan: newPlanId(),
-    ...(header ? { header } : {}), chunks: [{ index: 0, start: 0, end: size }], createdAt: new Date().toISOString(),
-  };
+  const manifest = newManifest(ctx, { id: { bucket: ref.bucket, key: ref.key, etag: ref.etag ?? '' }, format, size, header, chunks: [{ index: 0, start: 0, end: size }] });
   await Promise.all([putJson(ctx.s3, ctx.layout.bucket, ctx.layout.manifest, manifest), markDone(ctx, manifest.plan, done)]);
   await completeIfAllDone(ctx, planRef(manifest), [done]);
   return { ...chunkResult(ctx, done), chunks: 1, success: ctx.layout.uri(ctx.layout.success) };
