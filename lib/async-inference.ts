@@ -4,7 +4,7 @@
 // leave their status and result location in DynamoDB (with TTL) for `GET /jobs/{id}`;
 // optionally a notification on completion.
 // The runtime does the job API and the work; this construct builds and wires the resources.
-import { Annotations, Duration, Names, RemovalPolicy, Stack, Token, Tokenization, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, RemovalPolicy, Token, Tokenization, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -12,24 +12,21 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { IConstruct } from 'constructs';
 import type { InferenceApi } from './inference-api';
 import type { InferenceHttpApi } from './inference-http-api';
 import type { InferenceMonitoring, MonitoringThresholds } from './inference-monitoring';
 import { acknowledgeWildcardResource } from './private/acknowledge';
 import {
-  DEFAULT_BATCH_SIZE, DEFAULT_MAX_RECEIVE_COUNT, DEFAULT_RESULT_RETENTION, DEFAULT_UPLOAD_EXPIRY, INPUTS_PREFIX, JOBS_PREFIX, MAX_BATCH_SIZE,
-  MAX_MAX_CONCURRENCY, MAX_RECEIVE_COUNT, MAX_RESULT_RETENTION_DAYS, MAX_UPLOAD_EXPIRY, MIN_MAX_CONCURRENCY, SHORT_ASYNC_TIMEOUT,
-  TABLE_PARTITION_KEY, TABLE_TTL_ATTRIBUTE, UPLOAD_RETENTION, UPLOADS_PREFIX, visibilityTimeoutFor,
+  DEFAULT_RESULT_RETENTION, DEFAULT_UPLOAD_EXPIRY, INPUTS_PREFIX, JOBS_PREFIX, MAX_RESULT_RETENTION_DAYS, MAX_UPLOAD_EXPIRY,
+  SHORT_ASYNC_TIMEOUT, TABLE_PARTITION_KEY, TABLE_TTL_ATTRIBUTE, UPLOAD_RETENTION, UPLOADS_PREFIX,
 } from './private/async-defaults';
-import { currentEnvironment } from './private/function-environment';
+import { QueueFeed, validateQueueFeed } from './private/queue-feed';
 import { TensorFlowValidationError } from './private/validation-error';
 import { RuntimeEnvironment } from './runtime-environment';
 import type { TensorFlowFunction } from './tensorflow-function';
@@ -307,24 +304,21 @@ export class AsyncInference extends Construct {
     const uploadExpiry = props.uploadExpiry ?? DEFAULT_UPLOAD_EXPIRY;
     this.validate(props, retention, uploadExpiry);
     this.resultRetentionDays = retention.toDays();
-    this.visibilityTimeout = visibilityTimeoutFor(fn.timeout);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
 
     this.table = this.createTable(props, removalPolicy);
     this.bucket = this.createBucket(props, retention, removalPolicy);
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      ...queueEncryption(props.queueEncryptionKey),
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+    const feed = new QueueFeed(this, {
+      function: fn,
+      encryptionKey: props.queueEncryptionKey,
+      maxReceiveCount: props.maxReceiveCount,
+      batchSize: props.batchSize,
+      maxConcurrency: props.maxConcurrency,
     });
-    this.queue = new sqs.Queue(this, 'Queue', {
-      ...queueEncryption(props.queueEncryptionKey),
-      enforceSSL: true,
-      visibilityTimeout: this.visibilityTimeout,
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? DEFAULT_MAX_RECEIVE_COUNT },
-    });
-    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.SqsDestination(this.queue), { prefix: UPLOADS_PREFIX });
-    acknowledgeNotificationHandler(this);
+    this.queue = feed.queue;
+    this.deadLetterQueue = feed.deadLetterQueue;
+    this.visibilityTimeout = feed.visibilityTimeout;
+    feed.notifyOnObjectCreated(this.bucket, { prefix: UPLOADS_PREFIX });
 
     const notification = props.notification?.bind(this, { encryptionKey: props.encryptionKey });
     this.topic = notification?.topic;
@@ -332,13 +326,8 @@ export class AsyncInference extends Construct {
 
     this.grantFunction(fn.role);
     this.configureFunction(fn, uploadExpiry);
-    this.eventSource = new sources.SqsEventSource(this.queue, {
-      batchSize: props.batchSize ?? DEFAULT_BATCH_SIZE,
-      maxConcurrency: props.maxConcurrency,
-      reportBatchItemFailures: true,
-    });
-    fn.alias.addEventSource(this.eventSource);
-    if (props.api) this.addRoutes(props.api.api, fn.alias, props.api.integrationTimeout);
+    this.eventSource = feed.addEventSource();
+    if (props.api) this.addRoutes(props.api.restApi, fn.alias, props.api.integrationTimeout);
     if (props.restApi) this.addRoutes(props.restApi, fn.alias);
     // The HTTP API's own integration of the same alias: its authorizer, timeout and permission.
     props.httpApi?.addRoutes({ path: '/jobs', methods: [apigwv2.HttpMethod.POST] });
@@ -367,20 +356,6 @@ export class AsyncInference extends Construct {
         fail(`uploadExpiry must be a whole number of seconds from 1 second to 12 hours (presigned URLs are signed with the function's temporary credentials and stop working when they expire); got ${uploadExpiry.toHumanString()}.`);
       }
     }
-    const wholeIn = (name: string, value: number | undefined, min: number, max: number, hint: string) => {
-      if (value === undefined || Token.isUnresolved(value)) return;
-      if (!Number.isInteger(value) || value < min || value > max) fail(`${name} must be a whole number from ${min} to ${max}${hint}; got ${value}.`);
-    };
-    // Before any resource: the function's jobs variables are ours to set, once. Those naming
-    // resources would name new ones here, so any value there already is another's.
-    const existing = currentEnvironment(props.function.function);
-    const settings = settingsEnvironment(retention.toDays(), uploadExpiry);
-    const stack = Stack.of(this);
-    for (const name of [...JOBS_RESOURCE_VARIABLES, ...Object.keys(settings)]) {
-      if (!(name in existing)) continue;
-      if (name in settings && JSON.stringify(existing[name]) === JSON.stringify(stack.resolve(settings[name]))) continue;
-      fail(`${props.function.node.path} already has ${name} set (by another AsyncInference, or its environment prop): one function serves one set of asynchronous jobs. Give this AsyncInference its own TensorFlowFunction, or remove the variable from the environment prop.`);
-    }
     const apis = (['api', 'restApi', 'httpApi'] as const).filter((name) => props[name] !== undefined);
     if (apis.length > 1) {
       fail(`give one of api (an InferenceApi), restApi (a REST API of your own) or httpApi (an InferenceHttpApi), not ${apis.join(' and ')}: the /jobs routes go on one API.`);
@@ -388,9 +363,7 @@ export class AsyncInference extends Construct {
     if (props.httpApi && props.httpApi.function !== props.function) {
       fail(`httpApi fronts ${props.httpApi.function.node.path}, not ${props.function.node.path}: its routes reach only the function it fronts, which does not run these jobs. Give an InferenceHttpApi of ${props.function.node.path}, or an AsyncInference of ${props.httpApi.function.node.path}.`);
     }
-    wholeIn('maxReceiveCount', props.maxReceiveCount, 1, MAX_RECEIVE_COUNT, ' (SQS redrive policy)');
-    wholeIn('batchSize', props.batchSize, 1, MAX_BATCH_SIZE, ' (jobs per invocation; they share the function\'s timeout)');
-    wholeIn('maxConcurrency', props.maxConcurrency, MIN_MAX_CONCURRENCY, MAX_MAX_CONCURRENCY, ' (Lambda\'s range for an SQS event source)');
+    validateQueueFeed(this, props, { offersBatchingWindow: false, batchSizeMeaning: 'jobs per invocation; they share the function\'s timeout' });
     if (props.uploadCorsOrigins !== undefined) {
       if (props.uploadCorsOrigins.length === 0) fail('uploadCorsOrigins must name at least one origin, e.g. "https://app.example.com"; leave it unset for no CORS.');
       for (const origin of props.uploadCorsOrigins) {
@@ -467,17 +440,20 @@ export class AsyncInference extends Construct {
     this.eventBus?.grantPutEventsTo(role);
   }
 
-  /** The runtime's job settings, refusing to overwrite another AsyncInference's. */
+  /**
+   * The runtime's job settings. One function serves one set of asynchronous jobs: another
+   * AsyncInference's variables, or different values in the environment prop, are refused.
+   */
   private configureFunction(fn: TensorFlowFunction, uploadExpiry: Duration): void {
-    const environment: Record<string, string> = {
-      ...settingsEnvironment(this.resultRetentionDays, uploadExpiry),
+    fn.addRuntimeEnvironment(this, {
+      [RuntimeEnvironment.JOBS_TTL_DAYS]: Tokenization.stringifyNumber(this.resultRetentionDays),
+      [RuntimeEnvironment.JOBS_UPLOAD_EXPIRY_SECONDS]: Tokenization.stringifyNumber(uploadExpiry.toSeconds()),
       [RuntimeEnvironment.JOBS_TABLE]: this.table.tableName,
       [RuntimeEnvironment.JOBS_BUCKET]: this.bucket.bucketName,
       [RuntimeEnvironment.JOBS_QUEUE_URL]: this.queue.queueUrl,
       ...(this.topic ? { [RuntimeEnvironment.JOBS_TOPIC_ARN]: this.topic.topicArn } : {}),
       ...(this.eventBus ? { [RuntimeEnvironment.JOBS_EVENT_BUS]: this.eventBus.eventBusName } : {}),
-    };
-    for (const [name, value] of Object.entries(environment)) fn.function.addEnvironment(name, value);
+    });
   }
 
 
@@ -500,35 +476,4 @@ export class AsyncInference extends Construct {
       ...monitoring.addQueue(this.node.id, this.queue, this.deadLetterQueue, thresholds),
     ];
   }
-}
-
-/** The jobs variables that name resources (created here, so never set before). */
-const JOBS_RESOURCE_VARIABLES = [
-  RuntimeEnvironment.JOBS_TABLE, RuntimeEnvironment.JOBS_BUCKET, RuntimeEnvironment.JOBS_QUEUE_URL,
-  RuntimeEnvironment.JOBS_TOPIC_ARN, RuntimeEnvironment.JOBS_EVENT_BUS,
-];
-
-/** The jobs variables that carry settings. */
-function settingsEnvironment(retentionDays: number, uploadExpiry: Duration): Record<string, string> {
-  return {
-    [RuntimeEnvironment.JOBS_TTL_DAYS]: Tokenization.stringifyNumber(retentionDays),
-    [RuntimeEnvironment.JOBS_UPLOAD_EXPIRY_SECONDS]: Tokenization.stringifyNumber(uploadExpiry.toSeconds()),
-  };
-}
-
-function queueEncryption(key?: kms.IKey): Pick<sqs.QueueProps, 'encryption' | 'encryptionMasterKey'> {
-  return key ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key } : { encryption: sqs.QueueEncryption.SQS_MANAGED };
-}
-
-/**
- * S3 bucket notifications are configured by a custom resource whose handler aws-cdk-lib
- * creates once per stack, with the AWS managed basic execution policy.
- */
-function acknowledgeNotificationHandler(scope: IConstruct): void {
-  const handler = Stack.of(scope).node.tryFindChild('BucketNotificationsHandler050a0587b7544547bf325f094a3db834');
-  if (!handler) return;
-  Validations.of(handler).acknowledge({
-    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-    reason: 'aws-cdk-lib\'s bucket-notifications custom resource handler: it only writes its own logs.',
-  });
 }

@@ -7,22 +7,19 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { InferenceMonitoring, MonitoringThresholds } from './inference-monitoring';
 import { acknowledgeWildcardResource } from './private/acknowledge';
-import { acknowledgeNotificationsHandler, createInputBucket } from './private/batch-buckets';
+import { createInputBucket } from './private/batch-buckets';
 import {
-  DEAD_LETTER_RETENTION, DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE, DEFAULT_INPUT_PREFIX, DEFAULT_MAX_CONCURRENCY,
-  DEFAULT_MAX_RECEIVE_COUNT, DEFAULT_OUTPUT_PREFIX, DEFAULT_ROWS_PER_BATCH, INPUT_SUFFIXES, MAX_BATCHING_WINDOW,
-  MAX_BATCH_SIZE, MAX_BATCH_SIZE_WITHOUT_WINDOW, MAX_CHUNK_SIZE, MAX_MAX_CONCURRENCY, MAX_MAX_RECEIVE_COUNT,
-  MAX_ROWS_PER_BATCH, MIN_BATCH_TIMEOUT, MIN_CHUNK_SIZE, MIN_MAX_CONCURRENCY, defaultSuffixes, formatOfSuffix,
-  formatsForTask, prefixesOverlap, visibilityTimeoutFor,
+  DEFAULT_CHUNK_SIZE, DEFAULT_INPUT_PREFIX, DEFAULT_MAX_CONCURRENCY, DEFAULT_OUTPUT_PREFIX, DEFAULT_ROWS_PER_BATCH,
+  INPUT_SUFFIXES, MAX_CHUNK_SIZE, MAX_ROWS_PER_BATCH, MIN_BATCH_TIMEOUT, MIN_CHUNK_SIZE, defaultSuffixes, formatOfSuffix,
+  formatsForTask, prefixesOverlap,
 } from './private/batch-defaults';
-import { currentEnvironment } from './private/function-environment';
+import { QueueFeed, validateQueueFeed } from './private/queue-feed';
 import { mib } from './private/sizing';
 import { TensorFlowValidationError } from './private/validation-error';
 import { RuntimeEnvironment } from './runtime-environment';
@@ -200,7 +197,7 @@ export class BatchInference extends Construct {
   public readonly outputPrefix: string;
   /** The DynamoDB table that predicted rows go to as well, when one was given. */
   public readonly outputTable?: dynamodb.ITable;
-  /** The queue's visibility timeout: min(12 hours, 6 x the function timeout + maxBatchingWindow). */
+  /** The queue's visibility timeout: min(12 hours, max(30 seconds, 6 x the function timeout + maxBatchingWindow)). */
   public readonly visibilityTimeout: Duration;
   /** The function that predicts. */
   public readonly function: TensorFlowFunction;
@@ -225,44 +222,34 @@ export class BatchInference extends Construct {
     this.outputBucket = props.outputBucket ?? this.inputBucket;
     this.outputTable = props.outputTable;
 
-    this.visibilityTimeout = visibilityTimeoutFor(fn.timeout, props.maxBatchingWindow);
-    const encryption: Pick<sqs.QueueProps, 'encryption' | 'encryptionMasterKey'> = props.queueEncryptionKey
-      ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.queueEncryptionKey }
-      : { encryption: sqs.QueueEncryption.SQS_MANAGED };
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', { ...encryption, enforceSSL: true, retentionPeriod: DEAD_LETTER_RETENTION });
-    this.queue = new sqs.Queue(this, 'Queue', {
-      ...encryption,
-      enforceSSL: true,
-      visibilityTimeout: this.visibilityTimeout,
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? DEFAULT_MAX_RECEIVE_COUNT },
-    });
-
-    for (const suffix of this.inputSuffixes) {
-      this.inputBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.SqsDestination(this.queue), {
-        ...(this.inputPrefix ? { prefix: this.inputPrefix } : {}),
-        suffix,
-      });
-    }
-    acknowledgeNotificationsHandler(this.inputBucket);
-
-    this.eventSource = new sources.SqsEventSource(this.queue, {
-      batchSize: props.batchSize ?? DEFAULT_BATCH_SIZE,
+    const feed = new QueueFeed(this, {
+      function: fn,
+      encryptionKey: props.queueEncryptionKey,
+      maxReceiveCount: props.maxReceiveCount,
+      batchSize: props.batchSize,
       maxBatchingWindow: props.maxBatchingWindow,
       maxConcurrency: props.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
-      reportBatchItemFailures: true,
     });
-    fn.alias.addEventSource(this.eventSource);
+    this.queue = feed.queue;
+    this.deadLetterQueue = feed.deadLetterQueue;
+    this.visibilityTimeout = feed.visibilityTimeout;
+    feed.notifyOnObjectCreated(this.inputBucket, ...this.inputSuffixes.map((suffix) => ({
+      ...(this.inputPrefix ? { prefix: this.inputPrefix } : {}),
+      suffix,
+    })));
+    this.eventSource = feed.addEventSource();
 
     this.grantRuntime(fn);
-    const environment: Record<string, string> = {
+    // A function's environment holds one batch configuration: another BatchInference's, or
+    // different values in the environment prop, are refused.
+    fn.addRuntimeEnvironment(this, {
       [RuntimeEnvironment.OUTPUT_BUCKET]: this.outputBucket.bucketName,
       [RuntimeEnvironment.OUTPUT_PREFIX]: this.outputPrefix,
       [RuntimeEnvironment.BATCH_QUEUE_URL]: this.queue.queueUrl,
       [RuntimeEnvironment.BATCH_CHUNK_BYTES]: Tokenization.stringifyNumber(chunkSize.toBytes({ rounding: SizeRoundingBehavior.FLOOR })),
       [RuntimeEnvironment.BATCH_ROWS]: Tokenization.stringifyNumber(props.rowsPerBatch ?? DEFAULT_ROWS_PER_BATCH),
       ...(this.outputTable ? { [RuntimeEnvironment.OUTPUT_TABLE]: this.outputTable.tableName } : {}),
-    };
-    for (const [name, value] of Object.entries(environment)) fn.function.addEnvironment(name, value);
+    });
   }
 
   /**
@@ -327,51 +314,16 @@ export class BatchInference extends Construct {
     if (!Token.isUnresolved(bytes) && (bytes < MIN_CHUNK_SIZE.toBytes() || bytes > MAX_CHUNK_SIZE.toBytes())) {
       fail(`chunkSize must be ${MIN_CHUNK_SIZE.toMebibytes()} to ${MAX_CHUNK_SIZE.toMebibytes()} MiB; got ${mib(bytes)}. Smaller chunks cost more messages than they save; larger ones may not finish within one invocation.`);
     }
-    const integerIn = (name: string, value: number | undefined, min: number, max: number, hint = '') => {
+    const integerIn = (name: string, value: number | undefined, min: number, max: number) => {
       if (value !== undefined && !Token.isUnresolved(value) && (!Number.isInteger(value) || value < min || value > max)) {
-        fail(`${name} must be a whole number from ${min} to ${max}; got ${value}.${hint}`);
+        fail(`${name} must be a whole number from ${min} to ${max}; got ${value}.`);
       }
     };
     integerIn('rowsPerBatch', props.rowsPerBatch, 1, MAX_ROWS_PER_BATCH);
-    integerIn('maxConcurrency', props.maxConcurrency, MIN_MAX_CONCURRENCY, MAX_MAX_CONCURRENCY, ' (Lambda\'s limits for an SQS event source.)');
-    integerIn('maxReceiveCount', props.maxReceiveCount, 1, MAX_MAX_RECEIVE_COUNT);
-    const window = props.maxBatchingWindow?.toSeconds();
-    const hasWindow = window !== undefined && (Token.isUnresolved(window) || window > 0);
-    integerIn('batchSize', props.batchSize, 1, hasWindow ? MAX_BATCH_SIZE : MAX_BATCH_SIZE_WITHOUT_WINDOW,
-      hasWindow ? '' : ` Above ${MAX_BATCH_SIZE_WITHOUT_WINDOW} (up to ${MAX_BATCH_SIZE}), set maxBatchingWindow too.`);
-    if (window !== undefined && !Token.isUnresolved(window)) {
-      if (window > MAX_BATCHING_WINDOW.toSeconds()) fail(`maxBatchingWindow must be at most ${MAX_BATCHING_WINDOW.toHumanString()}; got ${props.maxBatchingWindow!.toHumanString()}.`);
-      if ((props.batchSize ?? DEFAULT_BATCH_SIZE) <= 1) fail(`maxBatchingWindow (${props.maxBatchingWindow!.toHumanString()}) only waits for a batch to fill, and batchSize is 1: set batchSize above 1, or remove maxBatchingWindow.`);
-    }
-    this.validateEnvironment(props, bytes);
+    validateQueueFeed(this, props, { offersBatchingWindow: true });
     const timeout = fn.timeout.toSeconds();
     if (!Token.isUnresolved(timeout) && timeout < MIN_BATCH_TIMEOUT.toSeconds()) {
       Annotations.of(this).addWarningV2('cdk-serverless-tensorflow:BatchShortTimeout', `The function's timeout is ${fn.timeout.toHumanString()}: one chunk (${Token.isUnresolved(bytes) ? 'chunkSize' : mib(bytes)}) may not finish in it. Give the TensorFlowFunction a timeout of minutes (up to 15) for batch work, or a smaller chunkSize.`);
-    }
-  }
-
-  /**
-   * A function's environment holds one batch configuration: refuse to change what another
-   * BatchInference or the environment prop has set. A queue or bucket created here is new,
-   * so any value already there for it is another one.
-   */
-  private validateEnvironment(props: BatchInferenceProps, chunkBytes: number): void {
-    const fn = props.function;
-    const outputBucket = props.outputBucket ?? props.inputBucket;
-    const planned: Record<string, string | undefined> = {
-      [RuntimeEnvironment.OUTPUT_BUCKET]: outputBucket?.bucketName,
-      [RuntimeEnvironment.OUTPUT_PREFIX]: this.outputPrefix,
-      [RuntimeEnvironment.BATCH_QUEUE_URL]: undefined,
-      [RuntimeEnvironment.BATCH_CHUNK_BYTES]: Tokenization.stringifyNumber(chunkBytes),
-      [RuntimeEnvironment.BATCH_ROWS]: Tokenization.stringifyNumber(props.rowsPerBatch ?? DEFAULT_ROWS_PER_BATCH),
-      ...(props.outputTable ? { [RuntimeEnvironment.OUTPUT_TABLE]: props.outputTable.tableName } : {}),
-    };
-    const existing = currentEnvironment(fn.function);
-    const stack = Stack.of(this);
-    for (const [name, value] of Object.entries(planned)) {
-      if (name in existing && (value === undefined || JSON.stringify(existing[name]) !== JSON.stringify(stack.resolve(value)))) {
-        throw new TensorFlowValidationError(this, `${fn.node.path} already has ${name} set to another value (by another BatchInference, or its environment prop): a function's environment holds one batch configuration. Give this BatchInference its own TensorFlowFunction, or remove the variable from the environment prop.`);
-      }
     }
   }
 

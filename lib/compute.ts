@@ -149,13 +149,17 @@ export interface ZipComputeProps {
   readonly runtimeLayer?: lambda.ILayerVersion;
 }
 
-/** The accelerator memory sizes Lambda accepts, in GiB. */
-export const ACCELERATOR_MEMORY_GIB = [3, 6, 12, 16, 24, 48];
-
 /**
  * The compute a TensorFlowFunction runs on.
  */
 export class Compute {
+  /**
+   * The accelerator (GPU) memory sizes Lambda accepts for Compute.gpu's acceleratorMemory, in GiB.
+   *
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances.html
+   */
+  public static readonly ACCELERATOR_MEMORY_GIB: number[] = [3, 6, 12, 16, 24, 48];
+
   /** A container image on CPU (the default): tfjs-node, models up to GBs (10 GB image). */
   public static container(props: ContainerComputeProps = {}): Compute {
     return new Compute(ComputeType.CONTAINER, props, undefined, undefined);
@@ -182,9 +186,16 @@ export class Compute {
     public readonly zipProps?: ZipComputeProps,
   ) {}
 
-  /** GPU memory per execution environment, in GiB. */
+  /** GPU memory per execution environment, in GiB, for ComputeType.GPU (checked against ACCELERATOR_MEMORY_GIB when the function is built). */
   public get acceleratorMemoryGiB(): number | undefined {
     if (this.type !== ComputeType.GPU) return undefined;
     return (this.gpuProps?.acceleratorMemory ?? Size.gibibytes(16)).toGibibytes({ rounding: SizeRoundingBehavior.NONE });
   }
 }
+
+/**
+ * The accelerator memory sizes Lambda accepts, in GiB (TypeScript only: jsii languages cannot see module constants).
+ *
+ * @deprecated use Compute.ACCELERATOR_MEMORY_GIB
+ */
+export const ACCELERATOR_MEMORY_GIB = Compute.ACCELERATOR_MEMORY_GIB;

@@ -7,6 +7,7 @@ export * from './inference-http-api';
 export * from './inference-monitoring';
 export * from './inference-task';
 export * from './model';
+export * from './runtime-contract';
 export * from './runtime-environment';
 export * from './tensorflow-function';
 export * from './tensorflow-runtime-layer';

@@ -184,7 +184,7 @@ export interface InferenceApiProps {
  */
 export class InferenceApi extends Construct {
   /** The REST API. */
-  public readonly api: apigw.RestApi;
+  public readonly restApi: apigw.RestApi;
   /** The stage's URL, ending in `/`. */
   public readonly url: string;
   /** The stage. */
@@ -220,7 +220,7 @@ export class InferenceApi extends Construct {
     if (props.cors) {
       // A proxy integration passes the function's headers through: the runtime adds
       // Access-Control-Allow-Origin to its own answers for these origins.
-      fn.function.addEnvironment(RuntimeEnvironment.CORS_ALLOW_ORIGINS, props.cors.allowOrigins.join(','));
+      fn.addRuntimeEnvironment(this, { [RuntimeEnvironment.CORS_ALLOW_ORIGINS]: props.cors.allowOrigins.join(',') });
     }
     if (auth.type === ApiAuthorizationType.NONE) {
       Annotations.of(this).addWarningV2('cdk-serverless-tensorflow:OpenApi', 'ApiAuthorization.none(): anyone with the URL can call the model, and every call is paid for. Only the stage throttle (and a WAF web ACL, if given) limits them.');
@@ -232,7 +232,7 @@ export class InferenceApi extends Construct {
       ? new apigw.CognitoUserPoolsAuthorizer(this, 'Authorizer', { cognitoUserPools: auth.userPools! })
       : undefined;
 
-    this.api = new apigw.RestApi(this, 'Api', {
+    this.restApi = new apigw.RestApi(this, 'Api', {
       description: `TensorFlow inference: model ${fn.modelName} (${fn.taskType})`,
       endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
       binaryMediaTypes: BINARY_MEDIA_TYPES,
@@ -263,12 +263,12 @@ export class InferenceApi extends Construct {
       defaultCorsPreflightOptions: props.cors,
       domainName: props.domainName,
     });
-    this.stage = this.api.deploymentStage;
-    this.url = this.api.url;
+    this.stage = this.restApi.deploymentStage;
+    this.url = this.restApi.url;
 
     this.addRoutes(fn);
     const origins = props.cors?.allowOrigins;
-    addGatewayResponses(this.api, {
+    addGatewayResponses(this.restApi, {
       modelName: fn.modelName,
       iam: auth.type === ApiAuthorizationType.IAM,
       apiKey: auth.type === ApiAuthorizationType.API_KEY,
@@ -278,13 +278,13 @@ export class InferenceApi extends Construct {
 
     if (auth.type === ApiAuthorizationType.API_KEY) {
       const options = auth.apiKeyOptions ?? {};
-      this.usagePlan = this.api.addUsagePlan('UsagePlan', {
+      this.usagePlan = this.restApi.addUsagePlan('UsagePlan', {
         description: `Callers of the TensorFlow model ${fn.modelName}`,
         throttle: options.throttle ?? throttle,
         quota: options.quota,
-        apiStages: [{ api: this.api, stage: this.stage }],
+        apiStages: [{ api: this.restApi, stage: this.stage }],
       });
-      this.apiKey = this.api.addApiKey('ApiKey', { description: `Key for the TensorFlow model ${fn.modelName} (${this.node.path})` });
+      this.apiKey = this.restApi.addApiKey('ApiKey', { description: `Key for the TensorFlow model ${fn.modelName} (${this.node.path})` });
       this.usagePlan.addApiKey(this.apiKey);
     }
     if (props.webAclArn) {
@@ -294,9 +294,14 @@ export class InferenceApi extends Construct {
   }
 
   /**
-   * Lets `grantee` call the API (execute-api:Invoke on every route of the stage). For
-   * IAM authorization only.
+   * The REST API.
+   *
+   * @deprecated use restApi (named like InferenceHttpApi.httpApi)
    */
+  public get api(): apigw.RestApi {
+    return this.restApi;
+  }
+
   /**
    * Alarms and dashboard sections for this front door and its function (a function
    * already monitored is not added twice).
@@ -306,10 +311,18 @@ export class InferenceApi extends Construct {
   public monitor(monitoring: InferenceMonitoring, thresholds?: MonitoringThresholds): cloudwatch.Alarm[] {
     return [
       ...monitoring.addFunction(this.function, thresholds),
-      ...monitoring.addRestApi(this.node.id, this.api, this.stage.stageName, thresholds),
+      ...monitoring.addRestApi(this.node.id, this.restApi, this.stage.stageName, thresholds),
     ];
   }
 
+  /**
+   * Lets `grantee` call the API: execute-api:Invoke on every method of every resource of the
+   * stage, for callers that sign their requests with SigV4. For ApiAuthorization.iam() only: any
+   * other authorization is a synth error, as IAM permissions do not open it.
+   *
+   * @param grantee the principal allowed to call the API
+   * @returns the grant, added to the principal's policy
+   */
   public grantInvoke(grantee: iam.IGrantable): iam.Grant {
     if (this.authorizationType !== ApiAuthorizationType.IAM) {
       throw new TensorFlowValidationError(this, `grantInvoke applies to ApiAuthorization.iam(); this API uses ${this.authorizationType}, which IAM permissions do not open.`);
@@ -317,7 +330,7 @@ export class InferenceApi extends Construct {
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['execute-api:Invoke'],
-      resourceArns: [this.api.arnForExecuteApi('*', '/*', this.stage.stageName)],
+      resourceArns: [this.restApi.arnForExecuteApi('*', '/*', this.stage.stageName)],
     });
   }
 
@@ -325,10 +338,10 @@ export class InferenceApi extends Construct {
   private addRoutes(fn: TensorFlowFunction): void {
     // One API-scoped permission on the alias instead of one per method.
     const integration = new apigw.LambdaIntegration(fn.alias, { timeout: this.integrationTimeout, scopePermissionToMethod: false });
-    const validator = this.api.addRequestValidator('RequestValidator', { validateRequestBody: true, validateRequestParameters: true });
-    const models = new RequestModels(this.api);
+    const validator = this.restApi.addRequestValidator('RequestValidator', { validateRequestBody: true, validateRequestParameters: true });
+    const models = new RequestModels(this.restApi);
     for (const route of GATEWAY_ROUTES) {
-      this.api.root.resourceForPath(route.path).addMethod(route.method, integration, {
+      this.restApi.root.resourceForPath(route.path).addMethod(route.method, integration, {
         requestValidator: validator,
         requestModels: models.for(route.body),
       });
@@ -338,14 +351,14 @@ export class InferenceApi extends Construct {
   /** cdk-nag AwsSolutions findings that follow from the user's choices, each with its reason. */
   private acknowledge(type: ApiAuthorizationType, webAcl: boolean): void {
     if (type === ApiAuthorizationType.NONE) {
-      Validations.of(this.api).acknowledge(
+      Validations.of(this.restApi).acknowledge(
         { id: 'AwsSolutions-APIG4', reason: 'The user opted in to an API without authorization with ApiAuthorization.none(); the stage is throttled.' },
         { id: 'AwsSolutions-COG4', reason: 'The user opted in to an API without authorization with ApiAuthorization.none().' },
       );
     } else if (type === ApiAuthorizationType.IAM) {
-      Validations.of(this.api).acknowledge({ id: 'AwsSolutions-COG4', reason: 'The user chose IAM authorization (SigV4) with ApiAuthorization.iam(): callers are IAM principals, not user pool users.' });
+      Validations.of(this.restApi).acknowledge({ id: 'AwsSolutions-COG4', reason: 'The user chose IAM authorization (SigV4) with ApiAuthorization.iam(): callers are IAM principals, not user pool users.' });
     } else if (type === ApiAuthorizationType.API_KEY) {
-      Validations.of(this.api).acknowledge(
+      Validations.of(this.restApi).acknowledge(
         { id: 'AwsSolutions-APIG4', reason: 'The user chose API keys with ApiAuthorization.apiKey(): every method requires a key of the usage plan, which throttles and meters each caller.' },
         { id: 'AwsSolutions-COG4', reason: 'The user chose API keys with ApiAuthorization.apiKey(): callers are usage plan keys, not user pool users.' },
       );
@@ -353,7 +366,7 @@ export class InferenceApi extends Construct {
     if (!webAcl) {
       Validations.of(this.stage).acknowledge({ id: 'AwsSolutions-APIG3', reason: 'No web ACL given (webAclArn): the stage is throttled and requests are authorized; pass webAclArn to add AWS WAF.' });
     }
-    const role = this.api.node.tryFindChild('CloudWatchRole');
+    const role = this.restApi.node.tryFindChild('CloudWatchRole');
     if (role) {
       acknowledgeManagedPolicy(role, 'service-role/AmazonAPIGatewayPushToCloudWatchLogs', 'API Gateway\'s account-level logging role: the managed policy is the one AWS documents for it (log groups are created by API Gateway with generated names).');
     }

@@ -258,7 +258,7 @@ export class InferenceHttpApi extends Construct {
   public monitor(monitoring: InferenceMonitoring, thresholds?: MonitoringThresholds): cloudwatch.Alarm[] {
     return [
       ...monitoring.addFunction(this.function, thresholds),
-      ...monitoring.addHttpApi(this.node.id, this.httpApi, thresholds),
+      ...monitoring.addHttpApi(this.node.id, this.httpApi, undefined, thresholds),
     ];
   }
 

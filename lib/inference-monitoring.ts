@@ -329,11 +329,11 @@ export class InferenceMonitoring extends Construct {
    * @see https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html
    * @param name a name for the API on the dashboard and in alarm descriptions, unique in this construct
    * @param api the HTTP API
-   * @param thresholds overrides of this construct's thresholds, for this API
    * @param stage a stage name, to watch that stage alone (the metrics' Stage dimension); default: every stage of the API
+   * @param thresholds overrides of this construct's thresholds, for this API
    * @returns the API's alarms
    */
-  public addHttpApi(name: string, api: apigwv2.IHttpApi, thresholds?: MonitoringThresholds, stage?: string): cloudwatch.Alarm[] {
+  public addHttpApi(name: string, api: apigwv2.IHttpApi, stage?: string, thresholds?: MonitoringThresholds): cloudwatch.Alarm[] {
     const scope = new Construct(this, this.claimName(name, 'HttpApi', 'HTTP API'));
     const t = this.resolve(scope, thresholds);
     const metrics = new HttpApiMetricFactory(api, stage);

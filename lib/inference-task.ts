@@ -6,6 +6,18 @@ import type { IConstruct } from 'constructs';
 import { TensorFlowValidationError } from './private/validation-error';
 
 /**
+ * The kind of task: the `type` of the runtime's SERVERLESS_TF_TASK JSON, with the same string values.
+ */
+export enum TaskType {
+  /** Images in, labelled classes out (InferenceTask.imageClassification). */
+  IMAGE_CLASSIFICATION = 'image-classification',
+  /** Named features in, labelled classes or named values out (InferenceTask.tabular). */
+  TABULAR = 'tabular',
+  /** Raw tensors in and out only (InferenceTask.tensor). */
+  TENSOR = 'tensor',
+}
+
+/**
  * How images are resized to the model's input size.
  */
 export enum ResizeMethod {
@@ -170,8 +182,8 @@ export interface TabularProps {
  * The runtime task configuration, rendered.
  */
 export interface InferenceTaskConfig {
-  /** The task type: image-classification, tabular or tensor. */
-  readonly type: string;
+  /** The kind of task. Its string value is the JSON's `type`. */
+  readonly type: TaskType;
   /** The JSON the runtime reads from SERVERLESS_TF_TASK. */
   readonly json: string;
 }
@@ -220,7 +232,7 @@ class ImageClassificationTask extends InferenceTask {
     if (p.topK !== undefined) checkInt(scope, 'imageClassification topK', p.topK, 1, 10_000);
     if (p.labels && p.labels.length === 0) throw new TensorFlowValidationError(scope, 'InferenceTask.imageClassification labels must not be empty; omit it to answer class indices.');
     const config = {
-      type: 'image-classification',
+      type: TaskType.IMAGE_CLASSIFICATION,
       inputSize: height === width ? height : [height, width],
       channels,
       resize: p.resize ?? ResizeMethod.TF_BILINEAR,
@@ -248,7 +260,7 @@ class TabularTask extends InferenceTask {
     if (p.labels && p.outputNames) throw new TensorFlowValidationError(scope, 'InferenceTask.tabular: give labels (a classifier) or outputNames (a regressor), not both.');
     if (p.topK !== undefined) checkInt(scope, 'tabular topK', p.topK, 1, 10_000);
     const config = {
-      type: 'tabular',
+      type: TaskType.TABULAR,
       features: p.features,
       ...(p.labels ? { labels: p.labels } : {}),
       ...(p.outputNames ? { outputNames: p.outputNames } : {}),
@@ -261,7 +273,7 @@ class TabularTask extends InferenceTask {
 
 class TensorTask extends InferenceTask {
   public bind(): InferenceTaskConfig {
-    return { type: 'tensor', json: JSON.stringify({ type: 'tensor' }) };
+    return { type: TaskType.TENSOR, json: JSON.stringify({ type: TaskType.TENSOR }) };
   }
 }
 

@@ -124,18 +124,34 @@ export class RuntimeEnvironment {
   public static readonly JOBS_UPLOAD_EXPIRY_SECONDS = 'SERVERLESS_TF_JOBS_UPLOAD_EXPIRY_SECONDS';
 
   /**
-   * Dynamic batching: the most rows (images, tabular rows or tensor instances) that
-   * concurrent requests for the model may share in one batched model call. `1` turns
-   * batching off; `auto` (the default) turns it on (16) on the native backends
-   * (`tensorflow`, `tensorflow-gpu`), where one call uses many cores or a GPU, and off on
-   * `wasm` and `cpu`, which run one thread and gain little from larger batches.
+   * Request coalescing (what TF Serving calls dynamic batching): the most rows (images,
+   * tabular rows or tensor instances) that concurrent requests for the model may share in
+   * one model call. `1` turns coalescing off; `auto` (the default) turns it on (16) on the
+   * native backends (`tensorflow`, `tensorflow-gpu`), where one call uses many cores or a
+   * GPU, and off on `wasm` and `cpu`, which run one thread and gain little from it.
+   */
+  public static readonly COALESCE_MAX_ROWS = 'SERVERLESS_TF_COALESCE_MAX_ROWS';
+
+  /**
+   * Request coalescing: the longest a request waits, in milliseconds, for others to join
+   * its model call (0 to 1000). `0` coalesces only requests already waiting when the model
+   * is free. `auto` (the default) is 5.
+   */
+  public static readonly COALESCE_MAX_WAIT_MS = 'SERVERLESS_TF_COALESCE_MAX_WAIT_MS';
+
+  /**
+   * The name COALESCE_MAX_ROWS had before: still read (with a warning in the log) when
+   * COALESCE_MAX_ROWS is not set.
+   *
+   * @deprecated use COALESCE_MAX_ROWS
    */
   public static readonly BATCH_MAX_SIZE = 'SERVERLESS_TF_BATCH_MAX_SIZE';
 
   /**
-   * Dynamic batching: the longest a request waits, in milliseconds, for others to join its
-   * batch before the batch runs (0 to 1000). `0` batches only requests already waiting when
-   * the model is free. `auto` (the default) is 5.
+   * The name COALESCE_MAX_WAIT_MS had before: still read (with a warning in the log) when
+   * COALESCE_MAX_WAIT_MS is not set.
+   *
+   * @deprecated use COALESCE_MAX_WAIT_MS
    */
   public static readonly BATCH_MAX_WAIT_MS = 'SERVERLESS_TF_BATCH_MAX_WAIT_MS';
 

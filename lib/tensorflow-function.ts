@@ -2,18 +2,21 @@
 // production function needs: memory and timeout sized for the model, a least-privilege
 // role, tracing, a log group with retention, a `live` alias with warm capacity, and an
 // optional warm-up schedule.
-import { Annotations, Duration, Size, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Size, Stack, Token } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ACCELERATOR_MEMORY_GIB, Compute, ComputeType } from './compute';
+import type { IConstruct } from 'constructs';
+import { Compute, ComputeType } from './compute';
 import type { InferenceMonitoring, MonitoringThresholds } from './inference-monitoring';
 import { InferenceTask } from './inference-task';
+import type { TaskType } from './inference-task';
 import { Model, ModelFormat } from './model';
 import type { ModelConfig } from './model';
 import { acknowledgeManagedPolicy, acknowledgeWildcardResource } from './private/acknowledge';
@@ -25,7 +28,8 @@ import {
 } from './private/sizing';
 import { TensorFlowValidationError } from './private/validation-error';
 import { Warmer } from './private/warmer';
-import { buildZipFunction } from './private/zip-function';
+import { ZIP_ENVIRONMENT, buildZipFunction } from './private/zip-function';
+import { RuntimeMetrics } from './runtime-contract';
 import { RuntimeEnvironment } from './runtime-environment';
 
 /**
@@ -170,12 +174,6 @@ export interface TensorFlowFunctionProps extends lambda.FunctionOptions {
   readonly logRetentionPeriod?: logs.RetentionDays;
 }
 
-/** The name of the alias that takes traffic. */
-export const LIVE_ALIAS = 'live';
-
-/** Default timeout: synchronous APIs (API Gateway's REST integration stops at 29 s). */
-export const DEFAULT_TIMEOUT = Duration.seconds(30);
-
 // Needed wherever AcceleratorConfig is set and a version is published: CDK 2.276's
 // version hash does not know the property yet. Remove with the L2 acceleratorConfig.
 lambda.Function.classifyVersionProperty('AcceleratorConfig', true);
@@ -191,6 +189,12 @@ lambda.Function.classifyVersionProperty('AcceleratorConfig', true);
  * });
  */
 export class TensorFlowFunction extends Construct {
+  /** The name of the alias that takes traffic. */
+  public static readonly LIVE_ALIAS = 'live';
+
+  /** The timeout when none is given: for synchronous APIs (API Gateway's REST integration stops at 29 s). */
+  public static readonly DEFAULT_TIMEOUT = Duration.seconds(30);
+
   /** The Lambda function. */
   public readonly function: lambda.Function;
   /** The `live` alias: send traffic here. */
@@ -205,8 +209,8 @@ export class TensorFlowFunction extends Construct {
   public readonly computeType: ComputeType;
   /** The model's name in the HTTP routes. */
   public readonly modelName: string;
-  /** The task type: image-classification, tabular or tensor. */
-  public readonly taskType: string;
+  /** The kind of task the model does. */
+  public readonly taskType: TaskType;
   /** Memory of the function, in MiB. */
   public readonly memorySize: number;
   /** The function's timeout. */
@@ -215,10 +219,30 @@ export class TensorFlowFunction extends Construct {
   public readonly scalableTarget?: lambda.IScalableFunctionAttribute;
   /** The capacity provider, for GPU compute. */
   public readonly capacityProvider?: lambda.ICapacityProvider;
+  /**
+   * The VPC the GPU instances run in: Compute.gpu's vpc, or the one created for them.
+   * Undefined for other compute, and with a capacity provider given to Compute.gpu.
+   */
+  public readonly vpc?: ec2.IVpc;
+  /**
+   * The security groups of the GPU instances: Compute.gpu's securityGroups, or the one created
+   * (outbound only). Undefined for other compute, and with a capacity provider given to Compute.gpu.
+   */
+  public readonly securityGroups?: ec2.ISecurityGroup[];
+  /**
+   * The layer that holds the runtime, for zip compute: Compute.zip's runtimeLayer, or the
+   * TensorFlowRuntimeLayer shared by the zip functions of the stack.
+   */
+  public readonly runtimeLayer?: lambda.ILayerVersion;
+  /** The layer that holds the model at /opt/model, for zip compute with a model from a local folder. */
+  public readonly modelLayer?: lambda.ILayerVersion;
   /** The warm-up function, when a warm-up schedule is configured. */
   public readonly warmUpFunction?: lambda.IFunction;
   /** The warm-up rule, when a warm-up schedule is configured. */
   public readonly warmUpRule?: events.IRule;
+
+  /** Each runtime variable set so far, with the owners that set it to its value (undefined: the environment prop). */
+  private readonly runtimeVariables = new Map<string, RuntimeVariable>();
 
   public constructor(scope: Construct, id: string, props: TensorFlowFunctionProps) {
     super(scope, id);
@@ -234,7 +258,7 @@ export class TensorFlowFunction extends Construct {
       if (problems.length > 0) throw new TensorFlowValidationError(this, problems.join(' '));
     }
     this.modelName = props.modelName ?? 'model';
-    this.timeout = props.timeout ?? DEFAULT_TIMEOUT;
+    this.timeout = props.timeout ?? TensorFlowFunction.DEFAULT_TIMEOUT;
     this.memorySize = props.memorySize ?? autoMemoryMiB(this.model.sizeBytes);
     this.validate(props, compute);
 
@@ -242,15 +266,20 @@ export class TensorFlowFunction extends Construct {
     this.role = props.role ?? this.createRole(props.vpc !== undefined);
 
     const environment: Record<string, string> = {
+      ...(compute.type === ComputeType.ZIP ? ZIP_ENVIRONMENT : {}),
       [RuntimeEnvironment.MODEL_URI]: this.model.bucket ? `s3://${this.model.bucket.bucketName}/${this.model.prefix}` : '/opt/model',
       [RuntimeEnvironment.MODEL_FORMAT]: this.model.format,
       [RuntimeEnvironment.MODEL_NAME]: this.modelName,
       [RuntimeEnvironment.TASK]: task.json,
       POWERTOOLS_SERVICE_NAME: this.modelName,
-      POWERTOOLS_METRICS_NAMESPACE: 'ServerlessTensorFlow',
+      POWERTOOLS_METRICS_NAMESPACE: RuntimeMetrics.NAMESPACE,
       ...(props.maxRequestSize ? { [RuntimeEnvironment.MAX_BODY_BYTES]: String(props.maxRequestSize.toBytes()) } : {}),
       ...props.environment,
     };
+    for (const [name, value] of Object.entries(environment)) {
+      const given = props.environment !== undefined && Object.prototype.hasOwnProperty.call(props.environment, name);
+      this.runtimeVariables.set(name, { value, owners: [given ? undefined : this] });
+    }
     const functionProps: lambda.FunctionOptions = {
       ...props,
       role: this.role,
@@ -281,16 +310,22 @@ export class TensorFlowFunction extends Construct {
         const gpu = buildGpuFunction(this, functionProps, compute, this.model);
         this.function = gpu.function;
         this.capacityProvider = gpu.capacityProvider;
+        this.vpc = gpu.vpc;
+        this.securityGroups = gpu.securityGroups;
         break;
       }
-      case ComputeType.ZIP:
-        this.function = buildZipFunction(this, functionProps, compute, this.model);
+      case ComputeType.ZIP: {
+        const zip = buildZipFunction(this, functionProps, compute, this.model);
+        this.function = zip.function;
+        this.runtimeLayer = zip.runtimeLayer;
+        this.modelLayer = zip.modelLayer;
         break;
+      }
     }
     this.grantModelRead();
 
     this.alias = new lambda.Alias(this, 'LiveAlias', {
-      aliasName: LIVE_ALIAS,
+      aliasName: TensorFlowFunction.LIVE_ALIAS,
       version: this.function.currentVersion,
       provisionedConcurrentExecutions: props.provisionedConcurrency,
     });
@@ -317,6 +352,42 @@ export class TensorFlowFunction extends Construct {
    */
   public monitor(monitoring: InferenceMonitoring, thresholds?: MonitoringThresholds): cloudwatch.Alarm[] {
     return monitoring.addFunction(this, thresholds);
+  }
+
+  /**
+   * Sets runtime environment variables (RuntimeEnvironment) on the function for `owner`, refusing conflicts.
+   *
+   * `owner` is the construct that configures the function through the variables, as
+   * BatchInference, AsyncInference and InferenceApi do. A function's environment holds one
+   * value per variable, so a variable already set to a different value by another owner, by
+   * this function's own props or by its `environment` prop is a synth error that names the
+   * variable, both owners and what to change, and none of the variables is set. Any owner may
+   * set the value a variable already has, and an owner may set its own variables again, also
+   * to another value as long as no other owner relies on them. (Values that are tokens are
+   * compared resolved. Variables set with `function.addEnvironment` are not checked.)
+   *
+   * @param owner the construct that needs the variables, named in error messages
+   * @param variables the variables by name, e.g. `{ [RuntimeEnvironment.OUTPUT_PREFIX]: 'predictions/' }`
+   */
+  public addRuntimeEnvironment(owner: IConstruct, variables: { [name: string]: string }): void {
+    const entries = Object.entries(variables);
+    for (const [name, value] of entries) {
+      const existing = this.runtimeVariables.get(name);
+      // An owner may change what only it relies on, never what another owner (or the prop) set.
+      const others = existing?.owners.filter((o) => o !== owner) ?? [];
+      if (existing && others.length > 0 && !this.sameValue(existing.value, value)) {
+        throw new TensorFlowValidationError(owner, this.conflictMessage(name, existing.value, others[0], owner, value));
+      }
+    }
+    for (const [name, value] of entries) {
+      const existing = this.runtimeVariables.get(name);
+      if (existing && this.sameValue(existing.value, value)) {
+        if (!existing.owners.includes(owner)) existing.owners.push(owner);
+      } else {
+        this.runtimeVariables.set(name, { value, owners: [owner] });
+      }
+      this.function.addEnvironment(name, value);
+    }
   }
 
   /** Lets `grantee` invoke the `live` alias. */
@@ -367,10 +438,6 @@ export class TensorFlowFunction extends Construct {
     if (compute.type === ComputeType.GPU && arm) fail('GPU compute runs on x86_64 only (Lambda accelerators need x86_64): remove architecture ARM_64, or use Compute.container() on arm64.');
     if (compute.type === ComputeType.ZIP && this.model.format === ModelFormat.SAVED_MODEL) {
       fail('A SavedModel needs the native TensorFlow backend, which the zip packaging (wasm backend) does not have: use Compute.container() or Compute.gpu(), or convert the model to a TF.js graph model with tensorflowjs_converter.');
-    }
-    const gib = compute.acceleratorMemoryGiB;
-    if (gib !== undefined && !ACCELERATOR_MEMORY_GIB.includes(gib)) {
-      fail(`Compute.gpu acceleratorMemory must be one of ${ACCELERATOR_MEMORY_GIB.join(', ')} GiB; got ${gib} GiB.`);
     }
     if (compute.type === ComputeType.GPU && (props.provisionedConcurrency !== undefined || props.provisionedConcurrencyScaling)) {
       fail('Provisioned concurrency does not apply to GPU compute (Lambda Managed Instances): keep environments ready with Compute.gpu({ minExecutionEnvironments }).');
@@ -423,6 +490,29 @@ export class TensorFlowFunction extends Construct {
     }
   }
 
+  /** Two values of a variable are the same when they are, or resolve to, the same thing. */
+  private sameValue(a: string, b: string): boolean {
+    if (a === b) return true;
+    if (!Token.isUnresolved(a) && !Token.isUnresolved(b)) return false;
+    const stack = Stack.of(this);
+    return JSON.stringify(stack.resolve(a)) === JSON.stringify(stack.resolve(b));
+  }
+
+  /** `setBy` is undefined for the environment prop. */
+  private conflictMessage(name: string, existingValue: string, setBy: IConstruct | undefined, owner: IConstruct, value: string): string {
+    const shown = (v: string) => Token.isUnresolved(v) ? undefined : JSON.stringify(v);
+    const describe = (o: IConstruct) => `${o.node.path} (${o.constructor.name})`;
+    const by = setBy === undefined ? 'its environment prop' : setBy === this ? 'its own props' : describe(setBy);
+    const old = shown(existingValue);
+    const wanted = shown(value);
+    const problem = `${this.node.path} already has ${name} set to another value${old ? ` (${old})` : ''} by ${by}; ${describe(owner)} needs ${wanted ?? 'its own'}: a function's environment holds one value per variable.`;
+    const ownFunction = `give ${owner.node.path} a TensorFlowFunction of its own`;
+    if (setBy === undefined) {
+      return `${problem} Remove ${name} from the environment prop of ${this.node.path}${wanted ? ` or set it there to ${wanted}` : ''}, or ${ownFunction}.`;
+    }
+    return `${problem} ${ownFunction.charAt(0).toUpperCase()}${ownFunction.slice(1)}.`;
+  }
+
   /** Least privilege: write to its own log group, traces, and (with a VPC) its network interfaces. */
   private createRole(vpc: boolean): iam.Role {
     const role = new iam.Role(this, 'ServiceRole', {
@@ -459,3 +549,23 @@ export class TensorFlowFunction extends Construct {
     bucket.encryptionKey?.grantDecrypt(this.role);
   }
 }
+
+/** A runtime variable's value, and the owners that set it to that value (undefined: the environment prop). */
+interface RuntimeVariable {
+  readonly value: string;
+  readonly owners: (IConstruct | undefined)[];
+}
+
+/**
+ * The name of the alias that takes traffic (TypeScript only: jsii languages cannot see module constants).
+ *
+ * @deprecated use TensorFlowFunction.LIVE_ALIAS
+ */
+export const LIVE_ALIAS = TensorFlowFunction.LIVE_ALIAS;
+
+/**
+ * The timeout when none is given (TypeScript only: jsii languages cannot see module constants).
+ *
+ * @deprecated use TensorFlowFunction.DEFAULT_TIMEOUT
+ */
+export const DEFAULT_TIMEOUT = TensorFlowFunction.DEFAULT_TIMEOUT;

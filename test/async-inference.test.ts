@@ -17,14 +17,13 @@ import {
   RuntimeEnvironment, TensorFlowFunction,
 } from '../lib';
 import type { AsyncInferenceProps, TensorFlowFunctionProps } from '../lib';
-import { layersModelDir, nagReport, newStack } from './support';
-import { visibilityTimeoutFor } from '../lib/private/async-defaults';
+import { classifierWith, envOf, layersModelDir, nagReport, newStack, statementsOf } from './support';
+import { visibilityTimeoutFor } from '../lib/private/queue-feed';
 
 const UPLOAD_EXPIRY_ENV = 'SERVERLESS_TF_JOBS_UPLOAD_EXPIRY_SECONDS';
 
-function classifier(stack: Stack, props: Partial<TensorFlowFunctionProps> = {}): TensorFlowFunction {
-  return new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), timeout: Duration.minutes(5), ...props });
-}
+/** A function with a timeout long enough for jobs; `props` override. */
+const classifier = classifierWith({ timeout: Duration.minutes(5) });
 
 /** A function with jobs; `props` are AsyncInference's, `fnProps` the function's. */
 function withJobs(props: Partial<AsyncInferenceProps> = {}, fnProps: Partial<TensorFlowFunctionProps> = {}) {
@@ -32,18 +31,6 @@ function withJobs(props: Partial<AsyncInferenceProps> = {}, fnProps: Partial<Ten
   const fn = classifier(stack, fnProps);
   const jobs = new AsyncInference(stack, 'Jobs', { function: fn, ...props });
   return { stack, fn, jobs, template: Template.fromStack(stack) };
-}
-
-function envOf(template: Template): Record<string, unknown> {
-  const fns = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { [RuntimeEnvironment.MODEL_NAME]: Match.anyValue() } } } });
-  const [fn] = Object.values(fns);
-  return fn.Properties.Environment.Variables as Record<string, unknown>;
-}
-
-/** Every statement of the function's role policy. */
-function statementsOf(template: Template): Record<string, unknown>[] {
-  const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^FnServiceRole') }] } });
-  return Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
 }
 
 const ref = (prefix: string) => ({ Ref: Match.stringLikeRegexp(`^${prefix}`) });
@@ -561,7 +548,8 @@ describe('synth-time errors', () => {
     const stack = newStack();
     const fn = classifier(stack);
     new AsyncInference(stack, 'Jobs', { function: fn });
-    expect(() => new AsyncInference(stack, 'MoreJobs', { function: fn })).toThrow(/^Test\/MoreJobs: Test\/Fn already has SERVERLESS_TF_JOBS_TABLE set \(by another AsyncInference.*one function serves one set of asynchronous jobs/);
+    expect(() => new AsyncInference(stack, 'MoreJobs', { function: fn }))
+      .toThrow(/^Test\/MoreJobs: Test\/Fn already has SERVERLESS_TF_JOBS_TABLE set to another value by Test\/Jobs \(AsyncInference\).*Give Test\/MoreJobs a TensorFlowFunction of its own\.$/);
   });
 
   test('a jobs variable already set, differently, through the function\'s environment prop', () => {

@@ -6,23 +6,21 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { InferenceTask, Model, RuntimeEnvironment, TensorFlowFunction } from '../lib';
+import { InferenceTask, RuntimeEnvironment } from '../lib';
 import type { TensorFlowFunctionProps } from '../lib';
-import { layersModelDir, nagReport, newStack } from './support';
+import { classifierWith, envOf, nagReport, newStack, statementsOf } from './support';
+import { AsyncInference } from '../lib/async-inference';
 import { BatchInference } from '../lib/batch-inference';
 import type { BatchInferenceProps } from '../lib/batch-inference';
 import { InferenceMonitoring } from '../lib/inference-monitoring';
-import { visibilityTimeoutFor } from '../lib/private/batch-defaults';
+import { visibilityTimeoutFor } from '../lib/private/queue-feed';
 
 const MIB = 1024 * 1024;
-const MODEL_DIR = layersModelDir();
 const TABULAR = () => InferenceTask.tabular({ features: ['sepal_length', 'sepal_width'], labels: ['setosa', 'versicolor'] });
 const IMAGES = () => InferenceTask.imageClassification({ inputSize: 224, labels: ['cat', 'dog'] });
 
-/** A tabular function with a batch-sized timeout; `fnProps` override. */
-function classifier(stack: Stack, fnProps: Partial<TensorFlowFunctionProps> = {}): TensorFlowFunction {
-  return new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(MODEL_DIR), task: TABULAR(), timeout: Duration.minutes(5), ...fnProps });
-}
+/** A tabular function with a batch-sized timeout; `props` override. */
+const classifier = classifierWith({ task: TABULAR(), timeout: Duration.minutes(5) });
 
 type BatchProps = Partial<BatchInferenceProps> | ((stack: Stack) => Partial<BatchInferenceProps>);
 
@@ -32,18 +30,6 @@ function withBatch(props: BatchProps = {}, fnProps: Partial<TensorFlowFunctionPr
   const fn = classifier(stack, fnProps);
   const batch = new BatchInference(stack, 'Batch', { function: fn, ...(typeof props === 'function' ? props(stack) : props) });
   return { stack, fn, batch, template: Template.fromStack(stack) };
-}
-
-function envOf(template: Template): Record<string, unknown> {
-  const fns = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { [RuntimeEnvironment.MODEL_NAME]: Match.anyValue() } } } });
-  const [fn] = Object.values(fns);
-  return fn.Properties.Environment.Variables as Record<string, unknown>;
-}
-
-/** Every statement of the function's role policy. */
-function statementsOf(template: Template): Record<string, unknown>[] {
-  const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^FnServiceRole') }] } });
-  return Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
 }
 
 /** The function's role policy holds each of these statements, exactly. */
@@ -307,6 +293,35 @@ describe('props', () => {
   });
 });
 
+describe('one visibility rule for BatchInference and AsyncInference: min(12 h, max(30 s, 6 x timeout + window))', () => {
+  test.each([
+    ['a 3 s timeout is raised to 30 s', Duration.seconds(3), undefined, 30],
+    ['a 4 s timeout and a 10 s window: 34 s', Duration.seconds(4), Duration.seconds(10), 34],
+    ['a 5 minute timeout and a 30 s window: 1830 s', Duration.minutes(5), Duration.seconds(30), 1830],
+    ['a 1 minute timeout and a token window, taken as Lambda\'s longest (5 minutes): 660 s', Duration.minutes(1), Duration.seconds(Token.asNumber({ Ref: 'Window' })), 660],
+    ['a token timeout and a 5 minute window: 5700 s', Duration.seconds(Token.asNumber({ Ref: 'Timeout' })), Duration.minutes(5), 5700],
+    ['at most SQS\'s 12 hours', Duration.hours(3), undefined, 12 * 3600],
+  ])('%s', (_what, timeout, window, seconds) => {
+    expect(visibilityTimeoutFor(timeout, window).toSeconds()).toBe(seconds);
+  });
+
+  test('a batch function with a 3 s timeout gets a 30 s visibility timeout, as an AsyncInference would', () => {
+    const { template, batch } = withBatch({}, { timeout: Duration.seconds(3) });
+    template.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 30, RedrivePolicy: Match.anyValue() });
+    const stack = newStack();
+    const jobs = new AsyncInference(stack, 'Jobs', { function: classifier(stack, { timeout: Duration.seconds(3) }) });
+    expect(jobs.visibilityTimeout.toSeconds()).toBe(batch.visibilityTimeout.toSeconds());
+  });
+
+  test('the same function timeout gives both constructs the same visibility timeout', () => {
+    const stack = newStack();
+    const fn = classifier(stack, { timeout: Duration.minutes(2) });
+    const batch = new BatchInference(stack, 'Batch', { function: fn });
+    const jobs = new AsyncInference(stack, 'Jobs', { function: fn });
+    expect([batch.visibilityTimeout.toSeconds(), jobs.visibilityTimeout.toSeconds()]).toEqual([720, 720]);
+  });
+});
+
 /** A table with the keys the runtime writes: `pk` and `sk`, both strings. */
 function rowsTable(stack: Stack, key?: kms.IKey): dynamodb.Table {
   return new dynamodb.Table(stack, 'Rows', {
@@ -370,9 +385,9 @@ describe('synth-time errors', () => {
     ['a chunk over 256 MiB', () => ({ chunkSize: Size.mebibytes(512) }), /chunkSize must be 1 to 256 MiB; got 512\.0 MiB/],
     ['no rows per batch', () => ({ rowsPerBatch: 0 }), /rowsPerBatch must be a whole number from 1 to 1024; got 0/],
     ['too many rows per batch', () => ({ rowsPerBatch: 2048 }), /rowsPerBatch must be a whole number from 1 to 1024; got 2048/],
-    ['a concurrency of 1', () => ({ maxConcurrency: 1 }), /maxConcurrency must be a whole number from 2 to 1000; got 1/],
-    ['a concurrency of 1001', () => ({ maxConcurrency: 1001 }), /maxConcurrency must be a whole number from 2 to 1000; got 1001/],
-    ['zero receives', () => ({ maxReceiveCount: 0 }), /maxReceiveCount must be a whole number from 1 to 1000; got 0/],
+    ['a concurrency of 1', () => ({ maxConcurrency: 1 }), /maxConcurrency must be a whole number from 2 to 1000 \(Lambda's range for an SQS event source\); got 1/],
+    ['a concurrency of 1001', () => ({ maxConcurrency: 1001 }), /maxConcurrency must be a whole number from 2 to 1000 \(Lambda's range for an SQS event source\); got 1001/],
+    ['zero receives', () => ({ maxReceiveCount: 0 }), /maxReceiveCount must be a whole number from 1 to 1000 \(SQS redrive policy\); got 0/],
     ['a batch of 0', () => ({ batchSize: 0 }), /batchSize must be a whole number from 1 to 10; got 0/],
     ['a batch of 11 without a window', () => ({ batchSize: 11 }), /batchSize must be a whole number from 1 to 10; got 11\. Above 10 \(up to 10000\), set maxBatchingWindow too/],
     ['a batch of 10001 with a window', () => ({ batchSize: 10001, maxBatchingWindow: Duration.seconds(10) }), /batchSize must be a whole number from 1 to 10000; got 10001/],
@@ -393,7 +408,7 @@ describe('synth-time errors', () => {
     const fn = classifier(stack);
     new BatchInference(stack, 'Batch', { function: fn });
     expect(() => new BatchInference(stack, 'MoreBatch', { function: fn, inputPrefix: 'more/' }))
-      .toThrow(/^Test\/MoreBatch: Test\/Fn already has SERVERLESS_TF_OUTPUT_BUCKET set to another value.*holds one batch configuration/);
+      .toThrow(/^Test\/MoreBatch: Test\/Fn already has SERVERLESS_TF_OUTPUT_BUCKET set to another value by Test\/Batch \(BatchInference\); Test\/MoreBatch \(BatchInference\) needs its own: .*Give Test\/MoreBatch a TensorFlowFunction of its own\.$/);
   });
 
   test('a batch variable already set, differently, through the function\'s environment prop', () => {

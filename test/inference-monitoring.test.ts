@@ -2,7 +2,6 @@
 // evaluation and actions; each threshold override; the alarm topic; the dashboard; each
 // synth-time error; cdk-nag; and the contract with the runtime's embedded metrics.
 import * as fs from 'fs';
-import * as path from 'path';
 import { App, CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
@@ -12,17 +11,16 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { Compute, InferenceFunctionUrl, Model, TensorFlowFunction } from '../lib';
-import { layersModelDir, masked, nagReport, newStack, RUNTIME_DIR } from './support';
+import { Compute, InferenceFunctionUrl, RuntimeErrorKind, RuntimeMetrics, TensorFlowFunction } from '../lib';
+import { classifierWith, masked, nagReport, newStack } from './support';
 import { InferenceMonitoring } from '../lib/inference-monitoring';
 import type { MonitoringThresholds } from '../lib/inference-monitoring';
 import { ERROR_KINDS, RUNTIME_METRIC, RUNTIME_NAMESPACE } from '../lib/private/monitoring/runtime-metrics';
 
 type Props = Record<string, unknown>;
 
-function classifier(stack: Stack, id = 'Classifier', extra: Partial<ConstructorParameters<typeof TensorFlowFunction>[2]> = {}): TensorFlowFunction {
-  return new TensorFlowFunction(stack, id, { model: Model.fromAsset(layersModelDir()), modelName: 'demo', ...extra });
-}
+/** A function of model "demo" with the default 30 s timeout, as 'Classifier' unless given an id. */
+const classifier = classifierWith({ modelName: 'demo' }, 'Classifier');
 
 /** The CloudFormation properties of each alarm, by construct id (or by `key`). */
 function alarmProps(alarms: cloudwatch.Alarm[], key: (alarm: cloudwatch.Alarm) => string = (alarm) => alarm.node.id): Record<string, Props> {
@@ -234,7 +232,7 @@ describe('threshold overrides', () => {
       ...monitoring.addFunction(classifier(stack, 'Gpu', { compute: Compute.gpu() }), perTarget).filter((a) => a.node.id === 'CapacityProviderCpu'),
       ...monitoring.addQueue('Jobs', new sqs.Queue(stack, 'Queue'), new sqs.Queue(stack, 'Dlq'), perTarget),
       ...monitoring.addRestApi('Api', apigw.RestApi.fromRestApiAttributes(stack, 'Api', { restApiId: 'abc123', rootResourceId: 'root', restApiName: 'inference' }), 'prod', perTarget),
-      ...monitoring.addHttpApi('Http', apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Http', { httpApiId: 'h77p123' }), perTarget),
+      ...monitoring.addHttpApi('Http', apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Http', { httpApiId: 'h77p123' }), undefined, perTarget),
       ...monitoring.addFunctionUrl('Url', new InferenceFunctionUrl(stack, 'Url', { function: cpu }), perTarget),
     ];
     return alarmProps(alarms, targetAndId);
@@ -359,7 +357,7 @@ describe('HTTP APIs', () => {
   const api = apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Http', { httpApiId: 'h77p123' });
   const monitoring = new InferenceMonitoring(stack, 'Ops');
   const defaultStage = monitoring.addHttpApi('Public', api);
-  const namedStage = monitoring.addHttpApi('Beta', api, undefined, 'beta');
+  const namedStage = monitoring.addHttpApi('Beta', api, 'beta');
   const props = alarmProps(defaultStage);
   const staged = alarmProps(namedStage);
   const dims = [{ Name: 'ApiId', Value: 'h77p123' }];
@@ -520,7 +518,7 @@ describe('the dashboard', () => {
     const fn = classifier(stack);
     const monitoring = new InferenceMonitoring(stack, 'Ops');
     monitoring.addHttpApi('Http', apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Api', { httpApiId: 'h77p123' }));
-    monitoring.addHttpApi('Beta', apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Beta', { httpApiId: 'b3ta123' }), undefined, 'beta');
+    monitoring.addHttpApi('Beta', apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Beta', { httpApiId: 'b3ta123' }), 'beta');
     monitoring.addFunctionUrl('Url', new InferenceFunctionUrl(stack, 'Url', { function: fn }));
     const text = body(stack);
     for (const title of ['## HTTP API `Http`', '## HTTP API `Beta`, stage `beta`', 'Http: requests and error rates (%)', 'Http: latency (ms)', 'Http: alarms',
@@ -583,7 +581,7 @@ describe('synth-time errors', () => {
     const http = apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Http', { httpApiId: 'h77p123' });
     monitoring.addRestApi('Public', apigw.RestApi.fromRestApiAttributes(stack, 'Api', { restApiId: 'abc123', rootResourceId: 'root' }), 'prod');
     expect(monitoring.addHttpApi('Public', http)).toHaveLength(3);
-    expect(() => monitoring.addHttpApi('Public', http, undefined, 'beta')).toThrow(/An HTTP API named "Public" is already monitored/);
+    expect(() => monitoring.addHttpApi('Public', http, 'beta')).toThrow(/An HTTP API named "Public" is already monitored/);
     const url = new InferenceFunctionUrl(stack, 'Url', { function: classifier(stack) });
     monitoring.addFunctionUrl('Public', url);
     expect(() => monitoring.addFunctionUrl('Public', url)).toThrow(/A function URL named "Public" is already monitored/);
@@ -592,7 +590,7 @@ describe('synth-time errors', () => {
   test('an invalid override of an HTTP API or a function URL names the target', () => {
     const stack = newStack();
     const monitoring = new InferenceMonitoring(stack, 'Ops');
-    expect(() => monitoring.addHttpApi('Public', apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Http', { httpApiId: 'h77p123' }), { apiLatencyP99: Duration.seconds(0) }))
+    expect(() => monitoring.addHttpApi('Public', apigwv2.HttpApi.fromHttpApiAttributes(stack, 'Http', { httpApiId: 'h77p123' }), undefined, { apiLatencyP99: Duration.seconds(0) }))
       .toThrow(/Ops\/HttpApi-Public: thresholds.apiLatencyP99 must be longer than zero/);
     expect(() => monitoring.addFunctionUrl('Public', new InferenceFunctionUrl(stack, 'Url', { function: classifier(stack) }), { apiServerErrorRatePercent: 101 }))
       .toThrow(/Ops\/FunctionUrl-Public: thresholds.apiServerErrorRatePercent must be a percentage above 0 and at most 100; got 101/);
@@ -606,14 +604,13 @@ describe('synth-time errors', () => {
 });
 
 describe('the contract with the runtime', () => {
-  const source = (file: string) => fs.readFileSync(path.join(RUNTIME_DIR, 'src', file), 'utf8');
-
-  test('namespace, metric names and error kinds are the ones the runtime emits', () => {
-    const observability = source('observability.ts');
-    expect(observability).toContain(`METRICS_NAMESPACE_DEFAULT = '${RUNTIME_NAMESPACE}'`);
-    for (const name of Object.values(RUNTIME_METRIC)) expect(observability).toContain(`'${name}'`);
-    const kinds = [...source('errors.ts').matchAll(/^\s+[A-Z_]+: '(\w+)',$/gm)].map((m) => m[1]);
-    expect(kinds).toEqual([...ERROR_KINDS]);
+  test('the monitoring constructs read the names of the public contract, which the runtime imports (lib/runtime-contract.ts)', () => {
+    expect(RUNTIME_NAMESPACE).toBe(RuntimeMetrics.NAMESPACE);
+    expect(Object.values(RUNTIME_METRIC).sort()).toEqual([
+      RuntimeMetrics.BATCH_FAILED_ROWS, RuntimeMetrics.BATCH_ROWS, RuntimeMetrics.BATCH_SIZE, RuntimeMetrics.COLD_START,
+      RuntimeMetrics.ERRORS, RuntimeMetrics.INFERENCE_TIME, RuntimeMetrics.MODEL_LOAD_TIME,
+    ].sort());
+    expect([...ERROR_KINDS]).toEqual(Object.values(RuntimeErrorKind));
   });
 
   test('TensorFlowFunction sets the namespace and the service name the dimensions expect', () => {

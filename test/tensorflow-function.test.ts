@@ -1,7 +1,7 @@
 // TensorFlowFunction: what each prop changes in the template, and each synth-time error.
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, Duration, Size } from 'aws-cdk-lib';
+import { App, Duration, Lazy, Size } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -10,16 +10,14 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Compute, InferenceTask, Model, ModelFormat, Normalization, ResizeMethod, RuntimeEnvironment, TensorFlowFunction } from '../lib';
-import { DEMO_MODEL_DIR, layersModelDir, newStack, savedModelDir } from './support';
+import { Construct } from 'constructs';
+import {
+  ApiAuthorization, Compute, InferenceApi, InferenceTask, Model, ModelFormat, Normalization, ResizeMethod, RuntimeEnvironment, TaskType,
+  TensorFlowFunction,
+} from '../lib';
+import { DEMO_MODEL_DIR, envOf, layersModelDir, newStack, savedModelDir } from './support';
 
 const MIB = 1024 * 1024;
-
-function envOf(template: Template): Record<string, string> {
-  const fns = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { [RuntimeEnvironment.MODEL_NAME]: Match.anyValue() } } } });
-  const [fn] = Object.values(fns);
-  return fn.Properties.Environment.Variables as Record<string, string>;
-}
 
 describe('container compute (the default)', () => {
   test('an image function from the runtime Dockerfile with the model baked in, sized for the model', () => {
@@ -309,5 +307,122 @@ describe('synth-time errors say what to change', () => {
   test('errors name the construct path', () => {
     const stack = newStack('MyStack');
     expect(() => new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), timeout: Duration.hours(1) })).toThrow(/^MyStack\/Fn: /);
+  });
+});
+
+describe('addRuntimeEnvironment: one value per variable', () => {
+  /** A function with its own variables and `environment`, and two constructs that configure it. */
+  function withOwners(environment?: Record<string, string>) {
+    const stack = newStack();
+    const fn = new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), environment });
+    return { stack, fn, first: new Construct(stack, 'First'), second: new Construct(stack, 'Second') };
+  }
+
+  test('sets the variables on the function', () => {
+    const { stack, fn, first } = withOwners();
+    fn.addRuntimeEnvironment(first, { [RuntimeEnvironment.OUTPUT_PREFIX]: 'out/', [RuntimeEnvironment.BATCH_ROWS]: '64' });
+    expect(envOf(Template.fromStack(stack))).toMatchObject({ [RuntimeEnvironment.OUTPUT_PREFIX]: 'out/', [RuntimeEnvironment.BATCH_ROWS]: '64' });
+  });
+
+  test('another owner\'s different value: an error naming the variable, both owners and what to change; nothing is set', () => {
+    const { stack, fn, first, second } = withOwners();
+    fn.addRuntimeEnvironment(first, { [RuntimeEnvironment.OUTPUT_PREFIX]: 'out/' });
+    expect(() => fn.addRuntimeEnvironment(second, { EXTRA: 'x', [RuntimeEnvironment.OUTPUT_PREFIX]: 'other/' })).toThrow(
+      /^Test\/Second: Test\/Fn already has SERVERLESS_TF_OUTPUT_PREFIX set to another value \("out\/"\) by Test\/First \(Construct\); Test\/Second \(Construct\) needs "other\/": a function's environment holds one value per variable\. Give Test\/Second a TensorFlowFunction of its own\.$/);
+    const env = envOf(Template.fromStack(stack));
+    expect(env[RuntimeEnvironment.OUTPUT_PREFIX]).toBe('out/');
+    expect(env).not.toHaveProperty('EXTRA');
+  });
+
+  test('a different value than the environment prop\'s: an error that says to change the prop', () => {
+    const { fn, first } = withOwners({ [RuntimeEnvironment.BATCH_ROWS]: '64' });
+    expect(() => fn.addRuntimeEnvironment(first, { [RuntimeEnvironment.BATCH_ROWS]: '1024' })).toThrow(
+      /^Test\/First: Test\/Fn already has SERVERLESS_TF_BATCH_ROWS set to another value \("64"\) by its environment prop; .*Remove SERVERLESS_TF_BATCH_ROWS from the environment prop of Test\/Fn or set it there to "1024", or give Test\/First a TensorFlowFunction of its own\.$/);
+  });
+
+  test('a different value than the function\'s own: an error', () => {
+    const { fn, first } = withOwners();
+    expect(() => fn.addRuntimeEnvironment(first, { [RuntimeEnvironment.MODEL_NAME]: 'other' })).toThrow(/Test\/Fn already has SERVERLESS_TF_MODEL_NAME set to another value \("model"\) by its own props/);
+  });
+
+  test('the same value again, from another owner or the environment prop, is fine', () => {
+    const { stack, fn, first, second } = withOwners({ [RuntimeEnvironment.BATCH_ROWS]: '64' });
+    fn.addRuntimeEnvironment(first, { [RuntimeEnvironment.BATCH_ROWS]: '64', [RuntimeEnvironment.OUTPUT_PREFIX]: 'out/' });
+    fn.addRuntimeEnvironment(second, { [RuntimeEnvironment.OUTPUT_PREFIX]: 'out/', [RuntimeEnvironment.MODEL_NAME]: 'model' });
+    expect(envOf(Template.fromStack(stack))).toMatchObject({ [RuntimeEnvironment.BATCH_ROWS]: '64', [RuntimeEnvironment.OUTPUT_PREFIX]: 'out/' });
+  });
+
+  test('an owner may change its own variables, until another owner relies on them', () => {
+    const { stack, fn, first, second } = withOwners();
+    fn.addRuntimeEnvironment(first, { [RuntimeEnvironment.OUTPUT_PREFIX]: 'out/' });
+    fn.addRuntimeEnvironment(first, { [RuntimeEnvironment.OUTPUT_PREFIX]: 'again/' });
+    expect(envOf(Template.fromStack(stack))[RuntimeEnvironment.OUTPUT_PREFIX]).toBe('again/');
+    fn.addRuntimeEnvironment(second, { [RuntimeEnvironment.OUTPUT_PREFIX]: 'again/' });
+    expect(() => fn.addRuntimeEnvironment(first, { [RuntimeEnvironment.OUTPUT_PREFIX]: 'third/' }))
+      .toThrow(/^Test\/First: Test\/Fn already has SERVERLESS_TF_OUTPUT_PREFIX set to another value \("again\/"\) by Test\/Second \(Construct\)/);
+  });
+
+  test('tokens are compared resolved', () => {
+    const { fn, first, second, stack } = withOwners();
+    const bucket = new s3.Bucket(stack, 'Out');
+    fn.addRuntimeEnvironment(first, { [RuntimeEnvironment.OUTPUT_BUCKET]: bucket.bucketName, [RuntimeEnvironment.OUTPUT_PREFIX]: 'out/' });
+    expect(() => fn.addRuntimeEnvironment(second, { [RuntimeEnvironment.OUTPUT_BUCKET]: bucket.bucketName, [RuntimeEnvironment.OUTPUT_PREFIX]: Lazy.string({ produce: () => 'out/' }) })).not.toThrow();
+    expect(() => fn.addRuntimeEnvironment(second, { [RuntimeEnvironment.OUTPUT_BUCKET]: new s3.Bucket(stack, 'Other').bucketName }))
+      .toThrow(/already has SERVERLESS_TF_OUTPUT_BUCKET set to another value by Test\/First \(Construct\); Test\/Second \(Construct\) needs its own/);
+  });
+
+  test('two InferenceApis with different CORS origins on one function', () => {
+    const { stack, fn } = withOwners();
+    new InferenceApi(stack, 'Api', { function: fn, authorization: ApiAuthorization.iam(), cors: { allowOrigins: ['https://a.example.com'] } });
+    expect(() => new InferenceApi(stack, 'OtherApi', { function: fn, authorization: ApiAuthorization.iam(), cors: { allowOrigins: ['https://b.example.com'] } }))
+      .toThrow(/^Test\/OtherApi: Test\/Fn already has SERVERLESS_TF_CORS_ALLOW_ORIGINS set to another value \("https:\/\/a\.example\.com"\) by Test\/Api \(InferenceApi\)/);
+  });
+});
+
+describe('handles and constants for every jsii language', () => {
+  test('the live alias, the default timeout and the accelerator memory sizes are static members', () => {
+    expect(TensorFlowFunction.LIVE_ALIAS).toBe('live');
+    expect(TensorFlowFunction.DEFAULT_TIMEOUT.toSeconds()).toBe(30);
+    expect(Compute.ACCELERATOR_MEMORY_GIB).toEqual([3, 6, 12, 16, 24, 48]);
+  });
+
+  test('taskType is a TaskType, with the string the runtime reads', () => {
+    const stack = newStack();
+    const fn = new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), task: InferenceTask.tabular({ features: ['a'] }) });
+    expect(fn.taskType).toBe(TaskType.TABULAR);
+    expect(JSON.parse(envOf(Template.fromStack(stack))[RuntimeEnvironment.TASK]).type).toBe('tabular');
+    expect([TaskType.IMAGE_CLASSIFICATION, TaskType.TABULAR, TaskType.TENSOR]).toEqual(['image-classification', 'tabular', 'tensor']);
+  });
+
+  test('GPU compute: the VPC and security group created for the instances', () => {
+    const stack = newStack();
+    const fn = new TensorFlowFunction(stack, 'Gpu', { model: Model.fromAsset(layersModelDir()), compute: Compute.gpu() });
+    expect(fn.vpc?.node.path).toBe('Test/Gpu/Vpc');
+    expect(fn.securityGroups?.map((g) => g.node.path)).toEqual(['Test/Gpu/InstanceSecurityGroup']);
+    expect(fn.runtimeLayer).toBeUndefined();
+    expect(fn.modelLayer).toBeUndefined();
+  });
+
+  test('GPU compute: the VPC and security groups given', () => {
+    const stack = newStack();
+    const vpc = new ec2.Vpc(stack, 'Vpc');
+    const sg = new ec2.SecurityGroup(stack, 'Sg', { vpc });
+    const fn = new TensorFlowFunction(stack, 'Gpu', { model: Model.fromAsset(layersModelDir()), compute: Compute.gpu({ vpc, securityGroups: [sg] }) });
+    expect(fn.vpc).toBe(vpc);
+    expect(fn.securityGroups).toEqual([sg]);
+  });
+
+  test('zip compute: the runtime layer and the model layer', () => {
+    const stack = newStack();
+    const fn = new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), compute: Compute.zip() });
+    expect(fn.runtimeLayer?.node.path).toBe('Test/ServerlessTensorFlowRuntime-x86_64/Layer');
+    expect(fn.modelLayer?.node.path).toBe('Test/Fn/ModelLayer');
+    expect(fn.vpc).toBeUndefined();
+    expect(fn.securityGroups).toBeUndefined();
+  });
+
+  test('container compute has none of them', () => {
+    const fn = new TensorFlowFunction(newStack(), 'Fn', { model: Model.fromAsset(layersModelDir()) });
+    expect([fn.vpc, fn.securityGroups, fn.runtimeLayer, fn.modelLayer]).toEqual([undefined, undefined, undefined, undefined]);
   });
 });

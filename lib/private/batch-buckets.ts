@@ -1,10 +1,7 @@
-// The buckets BatchInference creates when none is given (an input bucket and the bucket
-// its server access logs go to), and the acknowledgement of the stack-wide function that
-// aws-cdk-lib adds to configure S3 event notifications.
-import { Stack } from 'aws-cdk-lib';
+// The buckets BatchInference creates when none is given: an input bucket and the bucket
+// its server access logs go to.
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import { acknowledgeManagedPolicy } from './acknowledge';
 
 /** aws-cdk-lib's feature flag for server access log delivery through a bucket policy. */
 const S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY = '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy';
@@ -40,15 +37,4 @@ export function createInputBucket(scope: Construct): CreatedInputBucket {
     serverAccessLogsPrefix: 'input-bucket/',
   });
   return { bucket, accessLogsBucket };
-}
-
-/** The id of aws-cdk-lib's singleton that puts bucket notification configurations. */
-const NOTIFICATIONS_HANDLER_ID = 'BucketNotificationsHandler050a0587b7544547bf325f094a3db834';
-
-/** Acknowledges the findings of aws-cdk-lib's bucket notifications handler in the bucket's stack, once it exists. */
-export function acknowledgeNotificationsHandler(bucket: s3.IBucket): void {
-  const handler = Stack.of(bucket).node.tryFindChild(NOTIFICATIONS_HANDLER_ID);
-  if (!handler) return;
-  acknowledgeManagedPolicy(handler, 'service-role/AWSLambdaBasicExecutionRole',
-    'aws-cdk-lib\'s bucket notifications handler (a CloudFormation custom resource, run only during deployments) writes its logs with the AWS managed basic execution policy, which is not configurable.');
 }

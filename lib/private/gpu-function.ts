@@ -5,7 +5,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
-import type { Compute } from '../compute';
+import { Compute } from '../compute';
 import type { ModelConfig } from '../model';
 import { acknowledgeManagedPolicy } from './acknowledge';
 import { stageDockerContext } from './runtime-package';
@@ -21,11 +21,15 @@ export const MAX_VCPU = 15000;
 export interface GpuFunction {
   readonly function: lambda.Function;
   readonly capacityProvider: lambda.ICapacityProvider;
+  /** The capacity provider's VPC, given or created; undefined with a capacity provider given. */
+  readonly vpc?: ec2.IVpc;
+  /** The capacity provider's security groups, given or created; undefined with a capacity provider given. */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 export function buildGpuFunction(scope: Construct, functionProps: lambda.FunctionOptions, compute: Compute, model: ModelConfig): GpuFunction {
   const props = compute.gpuProps ?? {};
-  validate(scope, props);
+  validate(scope, compute);
   const fn = new lambda.DockerImageFunction(scope, 'Function', {
     ...functionProps,
     architecture: lambda.Architecture.X86_64,
@@ -41,7 +45,8 @@ export function buildGpuFunction(scope: Construct, functionProps: lambda.Functio
   cfn.addPropertyOverride('AcceleratorConfig', { AcceleratorMemorySize: compute.acceleratorMemoryGiB });
   Validations.of(cfn).acknowledge({ id: 'CloudFormation-Validate::F3002', reason: 'AcceleratorConfig is in the CloudFormation reference for AWS::Lambda::Function, but not yet in the schema bundled with aws-cdk-lib 2.276.' });
 
-  const capacityProvider = props.capacityProvider ?? createCapacityProvider(scope, props);
+  const created = props.capacityProvider ? undefined : createCapacityProvider(scope, props);
+  const capacityProvider = props.capacityProvider ?? created!.capacityProvider;
   const provider = capacityProvider as lambda.CapacityProvider;
   if (typeof provider.addFunction !== 'function') {
     throw new TensorFlowValidationError(scope, 'Compute.gpu capacityProvider must be a lambda.CapacityProvider defined in this app (an imported one cannot attach functions in aws-cdk-lib 2.276).');
@@ -57,13 +62,18 @@ export function buildGpuFunction(scope: Construct, functionProps: lambda.Functio
       }
       : {}),
   });
-  return { function: fn, capacityProvider };
+  return { function: fn, capacityProvider, vpc: created?.vpc, securityGroups: created?.securityGroups };
 }
 
-function validate(scope: Construct, props: NonNullable<Compute['gpuProps']>): void {
+function validate(scope: Construct, compute: Compute): void {
   const fail = (message: string) => {
     throw new TensorFlowValidationError(scope, message);
   };
+  const gib = compute.acceleratorMemoryGiB;
+  if (gib !== undefined && !Compute.ACCELERATOR_MEMORY_GIB.includes(gib)) {
+    fail(`Compute.gpu acceleratorMemory must be one of ${Compute.ACCELERATOR_MEMORY_GIB.join(', ')} GiB; got ${gib} GiB.`);
+  }
+  const props = compute.gpuProps ?? {};
   if (props.capacityProvider) {
     const owned = (['instanceTypes', 'vpc', 'vpcSubnets', 'securityGroups', 'maxVCpuCount', 'scalingOptions'] as const).filter((k) => props[k] !== undefined);
     if (owned.length) fail(`Compute.gpu: give capacityProvider or ${owned.join(', ')}, not both: those belong to the capacity provider.`);
@@ -83,7 +93,13 @@ function validate(scope: Construct, props: NonNullable<Compute['gpuProps']>): vo
   if (nonGpu.length) fail(`Compute.gpu instanceTypes must be GPU instances (g or p families); ${nonGpu.join(', ')} ${nonGpu.length > 1 ? 'are' : 'is'} not.`);
 }
 
-function createCapacityProvider(scope: Construct, props: NonNullable<Compute['gpuProps']>): lambda.CapacityProvider {
+interface CreatedCapacityProvider {
+  readonly capacityProvider: lambda.CapacityProvider;
+  readonly vpc: ec2.IVpc;
+  readonly securityGroups: ec2.ISecurityGroup[];
+}
+
+function createCapacityProvider(scope: Construct, props: NonNullable<Compute['gpuProps']>): CreatedCapacityProvider {
   const vpc = props.vpc ?? createVpc(scope);
   const subnets = vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnets;
   if (subnets.length < 1 || subnets.length > 16) {
@@ -103,7 +119,7 @@ function createCapacityProvider(scope: Construct, props: NonNullable<Compute['gp
     scalingOptions: props.scalingOptions,
   });
   acknowledgeManagedPolicy(provider, 'AWSLambdaManagedEC2ResourceOperator', 'The AWS managed operator policy for Lambda Managed Instances, which lets Lambda launch and manage the capacity provider\'s EC2 instances.');
-  return provider;
+  return { capacityProvider: provider, vpc, securityGroups };
 }
 
 function createVpc(scope: Construct): ec2.Vpc {

@@ -38,26 +38,41 @@ export const RUNTIME_LAYER_SIZE = Size.mebibytes(32);
 /** The function's own code: the runtime's handler, re-exported from the layer. */
 const ENTRY_SOURCE = "export { handler } from '/opt/nodejs/serverless-tf/handler.mjs';\n";
 
-export function buildZipFunction(scope: Construct, functionProps: lambda.FunctionOptions, compute: Compute, model: ModelConfig): lambda.Function {
+/**
+ * The runtime variables of the zip packaging, which carries the wasm backend only; part of the
+ * TensorFlowFunction's own environment, so the environment prop can still override them.
+ */
+export const ZIP_ENVIRONMENT: Readonly<Record<string, string>> = { [RuntimeEnvironment.BACKEND]: 'wasm' };
+
+export interface ZipFunction {
+  readonly function: lambda.Function;
+  /** The layer that holds the runtime: Compute.zip's runtimeLayer, or the shared per-stack one. */
+  readonly runtimeLayer: lambda.ILayerVersion;
+  /** The layer that holds the model at /opt/model, for a model in a local folder. */
+  readonly modelLayer?: lambda.ILayerVersion;
+}
+
+/** The function, with `functionProps.environment` (ZIP_ENVIRONMENT included) as it is. */
+export function buildZipFunction(scope: Construct, functionProps: lambda.FunctionOptions, compute: Compute, model: ModelConfig): ZipFunction {
   const architecture = functionProps.architecture ?? lambda.Architecture.X86_64;
   const extraLayers = [...functionProps.layers ?? [], ...compute.zipProps?.layers ?? []];
   const givenRuntimeLayer = compute.zipProps?.runtimeLayer;
   const modelInLayer = model.localPath !== undefined;
   validate(scope, { model, architecture, givenRuntimeLayer, ourLayers: modelInLayer ? 2 : 1, extraLayers });
 
-  const layers: lambda.ILayerVersion[] = [givenRuntimeLayer ?? sharedRuntimeLayer(scope, architecture).layerVersion];
-  if (model.localPath) layers.push(modelLayer(scope, model.localPath, architecture));
-  layers.push(...extraLayers);
+  const runtimeLayer = givenRuntimeLayer ?? sharedRuntimeLayer(scope, architecture).layerVersion;
+  const ownModelLayer = model.localPath ? modelLayer(scope, model.localPath, architecture) : undefined;
+  const layers: lambda.ILayerVersion[] = [runtimeLayer, ...ownModelLayer ? [ownModelLayer] : [], ...extraLayers];
 
-  return new lambda.Function(scope, 'Function', {
+  const fn = new lambda.Function(scope, 'Function', {
     ...functionProps,
     architecture,
     runtime: lambda.Runtime.NODEJS_24_X,
     handler: 'index.handler',
     code: lambda.Code.fromAsset(stageEntry()),
     layers,
-    environment: { [RuntimeEnvironment.BACKEND]: 'wasm', ...functionProps.environment },
   });
+  return { function: fn, runtimeLayer, modelLayer: ownModelLayer };
 }
 
 interface ZipLayout {

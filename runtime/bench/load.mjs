@@ -3,7 +3,7 @@
 // hand-written node:http server doing the same decode/resize/predict as bench/baseline.mjs,
 // under the same load: POST /classify with the sample photographs at concurrency 1, 4 and
 // 16, from this process, over loopback. Ours runs with dynamic batching as the defaults
-// choose on wasm (off), and forced on with SERVERLESS_TF_BATCH_MAX_SIZE.
+// choose on wasm (off), and forced on with SERVERLESS_TF_COALESCE_MAX_ROWS (request coalescing, TF Serving's dynamic batching).
 //
 // Every server is a child process on 127.0.0.1; all start first and stay up, idle except
 // the one under load. For each concurrency level, each server gets its requests in rounds
@@ -137,7 +137,7 @@ async function buildOurServer(outfile) {
             process.disconnect();
           }
         });
-        process.send({ type: 'ready', url: server.url, batching: service.info.batching, backend: service.info.backend.name });
+        process.send({ type: 'ready', url: server.url, batching: service.info.coalescing, backend: service.info.backend.name });
       `,
       resolveDir: RUNTIME_DIR, sourcefile: 'load-server.ts', loader: 'ts',
     },
@@ -186,13 +186,12 @@ async function main(options) {
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'WARN',
   };
-  delete baseEnv.SERVERLESS_TF_BATCH_MAX_SIZE;
-  delete baseEnv.SERVERLESS_TF_BATCH_MAX_WAIT_MS;
+  for (const name of ['SERVERLESS_TF_COALESCE_MAX_ROWS', 'SERVERLESS_TF_COALESCE_MAX_WAIT_MS', 'SERVERLESS_TF_BATCH_MAX_SIZE', 'SERVERLESS_TF_BATCH_MAX_WAIT_MS']) delete baseEnv[name];
   const specs = [
     { id: 'baseline', label: 'baseline (node:http + tfjs, hand-written)', script: fileURLToPath(import.meta.url), args: ['--baseline-server'], env: baseEnv },
     { id: 'ours', label: 'ours, batching auto (off on wasm)', script: ours, args: [], env: baseEnv },
-    { id: 'ours-16-5', label: 'ours, batching forced on: 16 rows / 5 ms', script: ours, args: [], env: { ...baseEnv, SERVERLESS_TF_BATCH_MAX_SIZE: '16', SERVERLESS_TF_BATCH_MAX_WAIT_MS: '5' } },
-    { id: 'ours-16-0', label: 'ours, batching forced on: 16 rows / 0 ms', script: ours, args: [], env: { ...baseEnv, SERVERLESS_TF_BATCH_MAX_SIZE: '16', SERVERLESS_TF_BATCH_MAX_WAIT_MS: '0' } },
+    { id: 'ours-16-5', label: 'ours, batching forced on: 16 rows / 5 ms', script: ours, args: [], env: { ...baseEnv, SERVERLESS_TF_COALESCE_MAX_ROWS: '16', SERVERLESS_TF_COALESCE_MAX_WAIT_MS: '5' } },
+    { id: 'ours-16-0', label: 'ours, batching forced on: 16 rows / 0 ms', script: ours, args: [], env: { ...baseEnv, SERVERLESS_TF_COALESCE_MAX_ROWS: '16', SERVERLESS_TF_COALESCE_MAX_WAIT_MS: '0' } },
   ];
   // The model alone first, on a quiet machine, in a process of its own.
   const scalingChild = fork(fileURLToPath(import.meta.url), ['--model-scaling'], { cwd: RUNTIME_DIR, execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -210,7 +209,7 @@ async function main(options) {
       return reply;
     };
     servers.push({ ...spec, child, url: ready.url, batching: ready.batching, request });
-    log(`${spec.id} listening on ${ready.url}${ready.batching ? ` (batching: ${ready.batching.maxBatchSize > 1 ? `${ready.batching.maxBatchSize} rows / ${ready.batching.maxWaitMs} ms` : 'off'}, ${ready.batching.reason})` : ''}`);
+    log(`${spec.id} listening on ${ready.url}${ready.batching ? ` (batching: ${ready.batching.maxRows > 1 ? `${ready.batching.maxRows} rows / ${ready.batching.maxWaitMs} ms` : 'off'}, ${ready.batching.reason})` : ''}`);
   }
 
   const loadBefore = loadavg()[0];
@@ -380,7 +379,7 @@ function batchingFindings(find, scaling) {
   );
   out.push(
     `- The model alone (loaded as \`bench/baseline.mjs\` loads it, in a process of its own before the servers start; random input; median of warm \`predict\` + \`data()\` calls): ${scaling.map((r) => `batch ${r.batch}: ${r.ms.toFixed(1)} ms (${r.perImage.toFixed(1)} ms per image)`).join(', ')}. The best batch saves ${(100 * (1 - Math.min(...scaling.map((r) => r.perImage)) / scaling[0].perImage)).toFixed(0)}% of the model time per image: the wasm backend runs one thread (SIMD, no threads in Node), so a batch costs about the sum of its images, and every request in it waits for all of them.`,
-    '- Defaults (`SERVERLESS_TF_BATCH_MAX_SIZE=auto`): off on wasm and cpu, 16 rows / 5 ms on tensorflow and tensorflow-gpu, where one call spreads over many cores or a GPU. Set `SERVERLESS_TF_BATCH_MAX_SIZE` (and `SERVERLESS_TF_BATCH_MAX_WAIT_MS`) to force it either way.',
+    '- Defaults (`SERVERLESS_TF_COALESCE_MAX_ROWS=auto`): off on wasm and cpu, 16 rows / 5 ms on tensorflow and tensorflow-gpu, where one call spreads over many cores or a GPU. Set `SERVERLESS_TF_COALESCE_MAX_ROWS` (and `SERVERLESS_TF_COALESCE_MAX_WAIT_MS`) to force it either way (the old names `SERVERLESS_TF_BATCH_MAX_SIZE` / `_BATCH_MAX_WAIT_MS` still work, with a warning).',
   );
   return out;
 }

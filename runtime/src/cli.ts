@@ -7,9 +7,10 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { configWithDefaults, parseTaskConfig, batchSetting, modelName, oneOf, positiveInt, BACKEND_SETTINGS, BATCH_MAX_SIZE_LIMIT, BATCH_MAX_WAIT_MS_LIMIT, MODEL_FORMATS } from './config';
+import { configWithDefaults, parseTaskConfig, coalesceSetting, modelName, oneOf, positiveInt, BACKEND_SETTINGS, COALESCE_MAX_ROWS_LIMIT, COALESCE_MAX_WAIT_MS_LIMIT, MODEL_FORMATS } from './config';
 import { UsageError } from './errors';
 import { InferenceService } from './service';
+import { describeCoalescing } from './coalescing/queue';
 import { startLocalServer } from './local-server';
 import { createObservability } from './observability';
 import type { RuntimeConfig } from './config';
@@ -21,11 +22,13 @@ const IMAGE_FILE = /\.(jpe?g|png|webp|gif)$/i;
 const USAGE = `Usage:
   serverless-tf serve --model DIR|s3://bucket/prefix/ --task TASK.json|'{"type":...}' [--name NAME] [--port 8080] [--host 127.0.0.1]
                       [--backend ${BACKEND_SETTINGS.join('|')}] [--format ${MODEL_FORMATS.join('|')}] [--max-body-bytes N]
-                      [--batch-max-size auto|1-${BATCH_MAX_SIZE_LIMIT}] [--batch-max-wait-ms auto|0-${BATCH_MAX_WAIT_MS_LIMIT}]
+                      [--coalesce-max-rows auto|1-${COALESCE_MAX_ROWS_LIMIT}] [--coalesce-max-wait-ms auto|0-${COALESCE_MAX_WAIT_MS_LIMIT}]
   serverless-tf serve --demo [--port 8080]      serve the demo model (nsfwjs's MobileNetV2 content classifier) as "demo"
 
-  Dynamic batching (concurrent requests run as one tensor call): auto is on for the native
-  backends (16 rows, 5 ms) and off on wasm and cpu; --batch-max-size 1 turns it off.
+  Request coalescing (TF Serving's dynamic batching: concurrent requests run as one model
+  call): auto is on for the native backends (16 rows, 5 ms) and off on wasm and cpu;
+  --coalesce-max-rows 1 turns it off. (--batch-max-size and --batch-max-wait-ms, the old
+  names, still work.)
   serverless-tf demo [--serve] [--port 8080]    classify the sample photographs (and keep serving)
 `;
 
@@ -33,6 +36,7 @@ const OPTIONS = {
   model: { type: 'string' }, task: { type: 'string' }, name: { type: 'string' },
   port: { type: 'string' }, host: { type: 'string' }, backend: { type: 'string' },
   format: { type: 'string' }, 'max-body-bytes': { type: 'string' },
+  'coalesce-max-rows': { type: 'string' }, 'coalesce-max-wait-ms': { type: 'string' },
   'batch-max-size': { type: 'string' }, 'batch-max-wait-ms': { type: 'string' },
   demo: { type: 'boolean' }, serve: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
@@ -77,9 +81,18 @@ async function userConfig(flags: Flags): Promise<RuntimeConfig> {
 function runtimeFlags(flags: Flags): Partial<RuntimeConfig> {
   return {
     ...(flags.backend !== undefined ? { backend: oneOf('--backend', flags.backend, BACKEND_SETTINGS) } : {}),
-    batchMaxSize: batchSetting('--batch-max-size', flags['batch-max-size'], 1, BATCH_MAX_SIZE_LIMIT),
-    batchMaxWaitMs: batchSetting('--batch-max-wait-ms', flags['batch-max-wait-ms'], 0, BATCH_MAX_WAIT_MS_LIMIT),
+    coalesceMaxRows: coalesceFlag(flags, 'coalesce-max-rows', 'batch-max-size', 1, COALESCE_MAX_ROWS_LIMIT),
+    coalesceMaxWaitMs: coalesceFlag(flags, 'coalesce-max-wait-ms', 'batch-max-wait-ms', 0, COALESCE_MAX_WAIT_MS_LIMIT),
   };
+}
+
+/** A coalescing flag, or its old name with a warning on stderr. */
+function coalesceFlag(flags: Flags, name: 'coalesce-max-rows' | 'coalesce-max-wait-ms', old: 'batch-max-size' | 'batch-max-wait-ms', min: number, max: number) {
+  if (flags[name] === undefined && flags[old] !== undefined) {
+    process.stderr.write(`--${old} is deprecated: use --${name} (same values).\n`);
+    return coalesceSetting(`--${old}`, flags[old], min, max);
+  }
+  return coalesceSetting(`--${name}`, flags[name], min, max);
 }
 
 async function demoConfig(flags: Flags): Promise<RuntimeConfig> {
@@ -95,7 +108,7 @@ async function serve(config: RuntimeConfig, flags: Flags): Promise<void> {
   const server = await startLocalServer(service, { port: Number(flags.port ?? 8080), host: flags.host ?? '127.0.0.1' });
   const info = service.info;
   process.stdout.write(`Serving model "${info.modelName}" (${info.format}, ${info.task}) on backend ${info.backend.name} at ${server.url}\n`
-    + `  loaded and warmed in ${info.loadMs} ms; dynamic batching ${batchingText(service)}\n`
+    + `  loaded and warmed in ${info.loadMs} ms; request coalescing ${describeCoalescing(service.coalescing)}\n`
     + `  try: curl -s ${server.url}/v1/models/${info.modelName}\n`
     + (info.task === 'image-classification' ? `       curl -s --data-binary @photo.jpg -H 'Content-Type: image/jpeg' ${server.url}/classify\n` : '')
     + 'Ctrl-C stops it.\n');
@@ -104,11 +117,6 @@ async function serve(config: RuntimeConfig, flags: Flags): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-}
-
-function batchingText(service: InferenceService): string {
-  const { maxBatchSize, maxWaitMs, reason } = service.batching;
-  return maxBatchSize > 1 ? `up to ${maxBatchSize} rows, ${maxWaitMs} ms wait (${reason})` : `off (${reason})`;
 }
 
 async function demo(flags: Flags): Promise<void> {

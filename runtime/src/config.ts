@@ -37,12 +37,15 @@ export interface RuntimeConfig {
   /** S3 batch: rows per tensor call while an input is streamed. */
   readonly batchRows: number;
   /**
-   * Dynamic batching: most rows that concurrent requests share in one model call; 1 is
-   * off. 'auto' (or unset) decides by backend (see resolveBatching in batcher.ts).
+   * Request coalescing (TF Serving's dynamic batching): most rows that concurrent requests
+   * share in one model call; 1 is off. 'auto' (or unset) decides by backend
+   * (resolveCoalescing in coalescing/queue.ts).
    */
-  readonly batchMaxSize?: BatchSetting;
-  /** Dynamic batching: longest wait in ms for a batch to fill. 'auto' (or unset): the default. */
-  readonly batchMaxWaitMs?: BatchSetting;
+  readonly coalesceMaxRows?: CoalesceSetting;
+  /** Request coalescing: longest wait in ms for a group to fill. 'auto' (or unset): the default. */
+  readonly coalesceMaxWaitMs?: CoalesceSetting;
+  /** Deprecated settings read at init, each with what replaces it: logged as warnings. */
+  readonly deprecations?: readonly string[];
   /** Asynchronous jobs (POST /jobs); undefined when the function is not set up for them. */
   readonly jobs?: JobsConfig;
   /** Origins allowed to read answers from browsers ('*' for any); undefined: no CORS headers. */
@@ -64,13 +67,13 @@ export interface JobsConfig {
   readonly uploadExpirySeconds: number;
 }
 
-/** A batching setting: a number, or 'auto' to decide by backend. */
-export type BatchSetting = number | 'auto';
+/** A coalescing setting: a number, or 'auto' to decide by backend. */
+export type CoalesceSetting = number | 'auto';
 
-/** Largest accepted SERVERLESS_TF_BATCH_MAX_SIZE: one request may carry this many instances too. */
-export const BATCH_MAX_SIZE_LIMIT = 1024;
-/** Largest accepted SERVERLESS_TF_BATCH_MAX_WAIT_MS: longer would only add latency. */
-export const BATCH_MAX_WAIT_MS_LIMIT = 1000;
+/** Largest accepted SERVERLESS_TF_COALESCE_MAX_ROWS: one request may carry this many instances too. */
+export const COALESCE_MAX_ROWS_LIMIT = 1024;
+/** Largest accepted SERVERLESS_TF_COALESCE_MAX_WAIT_MS: longer would only add latency. */
+export const COALESCE_MAX_WAIT_MS_LIMIT = 1000;
 
 type Env = Record<string, string | undefined>;
 
@@ -96,8 +99,7 @@ export function configFromEnv(env: Env = process.env): RuntimeConfig {
     batchQueueUrl: env[ENV.BATCH_QUEUE_URL] || undefined,
     batchChunkBytes: intInRange(ENV.BATCH_CHUNK_BYTES, env[ENV.BATCH_CHUNK_BYTES], BATCH_CHUNK_BYTES_DEFAULT, BATCH_CHUNK_BYTES_MIN, Number.MAX_SAFE_INTEGER),
     batchRows: intInRange(ENV.BATCH_ROWS, env[ENV.BATCH_ROWS], BATCH_ROWS_DEFAULT, 1, MAX_INSTANCES_PER_REQUEST),
-    batchMaxSize: batchSetting(RuntimeEnvironment.BATCH_MAX_SIZE, env[RuntimeEnvironment.BATCH_MAX_SIZE], 1, BATCH_MAX_SIZE_LIMIT),
-    batchMaxWaitMs: batchSetting(RuntimeEnvironment.BATCH_MAX_WAIT_MS, env[RuntimeEnvironment.BATCH_MAX_WAIT_MS], 0, BATCH_MAX_WAIT_MS_LIMIT),
+    ...coalescingFromEnv(env),
     jobs: jobsFromEnv(env),
     corsAllowOrigins: corsOrigins(env[ENV.CORS_ALLOW_ORIGINS]),
   };
@@ -152,8 +154,8 @@ export function configWithDefaults(config: Pick<RuntimeConfig, 'modelUri' | 'tas
     outputPrefix: 'predictions/',
     batchChunkBytes: BATCH_CHUNK_BYTES_DEFAULT,
     batchRows: BATCH_ROWS_DEFAULT,
-    batchMaxSize: 'auto',
-    batchMaxWaitMs: 'auto',
+    coalesceMaxRows: 'auto',
+    coalesceMaxWaitMs: 'auto',
     ...config,
     task: validateTaskConfig(config.task, 'task'),
   };
@@ -253,8 +255,27 @@ export function positiveInt(name: string, value: string | undefined, fallback: n
   return n;
 }
 
+/**
+ * The coalescing settings, from SERVERLESS_TF_COALESCE_MAX_ROWS and _MAX_WAIT_MS, or from the
+ * names they had before (SERVERLESS_TF_BATCH_MAX_SIZE, _BATCH_MAX_WAIT_MS), which still work
+ * with a deprecation warning; the new name wins when both are set.
+ */
+function coalescingFromEnv(env: Env): Pick<RuntimeConfig, 'coalesceMaxRows' | 'coalesceMaxWaitMs' | 'deprecations'> {
+  const deprecations: string[] = [];
+  const read = (name: string, old: string, min: number, max: number): CoalesceSetting => {
+    if (env[name] === undefined && env[old] !== undefined) {
+      deprecations.push(`${old} is deprecated: set ${name} instead (same values).`);
+      return coalesceSetting(old, env[old], min, max);
+    }
+    return coalesceSetting(name, env[name], min, max);
+  };
+  const coalesceMaxRows = read(RuntimeEnvironment.COALESCE_MAX_ROWS, RuntimeEnvironment.BATCH_MAX_SIZE, 1, COALESCE_MAX_ROWS_LIMIT);
+  const coalesceMaxWaitMs = read(RuntimeEnvironment.COALESCE_MAX_WAIT_MS, RuntimeEnvironment.BATCH_MAX_WAIT_MS, 0, COALESCE_MAX_WAIT_MS_LIMIT);
+  return { coalesceMaxRows, coalesceMaxWaitMs, ...(deprecations.length ? { deprecations } : {}) };
+}
+
 /** 'auto' (or unset), or a whole number in [min, max]. */
-export function batchSetting(name: string, value: string | undefined, min: number, max: number): BatchSetting {
+export function coalesceSetting(name: string, value: string | undefined, min: number, max: number): CoalesceSetting {
   if (value === undefined || value.trim() === '' || value.trim() === 'auto') return 'auto';
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < min || n > max) {

@@ -2,19 +2,11 @@
 // turns any thrown value into an HTTP status and a JSON body. Messages say what was
 // wrong and what to do; they never carry a stack trace.
 import { RETRY_AFTER_SECONDS } from './constants';
+import { RuntimeErrorKind } from '../../lib/runtime-contract';
 
-/** Metric dimension values for errors, by kind. */
-export const ERROR_KIND = {
-  BAD_REQUEST: 'BadRequest',
-  NOT_FOUND: 'NotFound',
-  PAYLOAD_TOO_LARGE: 'PayloadTooLarge',
-  UNSUPPORTED_MEDIA_TYPE: 'UnsupportedMediaType',
-  UNPROCESSABLE: 'Unprocessable',
-  OUT_OF_MEMORY: 'OutOfMemory',
-  NOT_READY: 'NotReady',
-  INTERNAL: 'Internal',
-} as const;
-export type ErrorKind = (typeof ERROR_KIND)[keyof typeof ERROR_KIND];
+/** Metric dimension values for errors, by kind: the contract with the monitoring constructs (lib/runtime-contract.ts). */
+export const ERROR_KIND = RuntimeErrorKind;
+export type ErrorKind = RuntimeErrorKind;
 
 export abstract class InferenceError extends Error {
   public abstract readonly statusCode: number;

@@ -7,22 +7,12 @@
 // 2-5 us.)
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { RuntimeMetrics } from '../../lib/runtime-contract';
 import type { ErrorKind } from './errors';
 
 export const SERVICE_NAME_DEFAULT = 'serverless-tf';
-export const METRICS_NAMESPACE_DEFAULT = 'ServerlessTensorFlow';
-
-/** Metric names: the monitoring constructs read these. */
-export const METRIC = {
-  COLD_START: 'ColdStart',
-  MODEL_LOAD_TIME: 'ModelLoadTime',
-  INFERENCE_TIME: 'InferenceTime',
-  BATCH_SIZE: 'BatchSize',
-  ERRORS: 'Errors',
-  REQUESTS: 'Requests',
-  BATCH_ROWS: 'BatchRows',
-  BATCH_FAILED_ROWS: 'BatchFailedRows',
-} as const;
+/** The namespace and metric names are the contract with the monitoring constructs (lib/runtime-contract.ts). */
+export const METRICS_NAMESPACE_DEFAULT = RuntimeMetrics.NAMESPACE;
 
 export interface Observability {
   readonly logger: Logger;
@@ -49,19 +39,19 @@ export function createObservability(modelName: string): Observability {
   };
   return {
     logger,
-    coldStart: () => emit(METRIC.COLD_START, MetricUnit.Count, 1),
+    coldStart: () => emit(RuntimeMetrics.COLD_START, MetricUnit.Count, 1),
     modelLoaded: (ms, extra) => {
-      emit(METRIC.MODEL_LOAD_TIME, MetricUnit.Milliseconds, ms);
+      emit(RuntimeMetrics.MODEL_LOAD_TIME, MetricUnit.Milliseconds, ms);
       logger.info('Model loaded and warmed', { ...extra, modelLoadMs: Math.round(ms) });
     },
     inference: (ms, batchSize) => {
-      emit(METRIC.INFERENCE_TIME, MetricUnit.Milliseconds, ms);
-      emit(METRIC.BATCH_SIZE, MetricUnit.Count, batchSize);
+      emit(RuntimeMetrics.INFERENCE_TIME, MetricUnit.Milliseconds, ms);
+      emit(RuntimeMetrics.BATCH_SIZE, MetricUnit.Count, batchSize);
     },
-    error: (kind) => emit(METRIC.ERRORS, MetricUnit.Count, 1, { errorKind: kind }),
+    error: (kind) => emit(RuntimeMetrics.ERRORS, MetricUnit.Count, 1, { [RuntimeMetrics.ERROR_KIND_DIMENSION]: kind }),
     batchChunk: (rows, failedRows) => {
-      emit(METRIC.BATCH_ROWS, MetricUnit.Count, rows);
-      emit(METRIC.BATCH_FAILED_ROWS, MetricUnit.Count, failedRows);
+      emit(RuntimeMetrics.BATCH_ROWS, MetricUnit.Count, rows);
+      emit(RuntimeMetrics.BATCH_FAILED_ROWS, MetricUnit.Count, failedRows);
     },
   };
 }

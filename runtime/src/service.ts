@@ -9,7 +9,8 @@ import { ImageClassifier } from './tasks/image-classification';
 import { TabularPredictor } from './tasks/tabular';
 import { TensorPredictor } from './tasks/tensor';
 import { createObservability } from './observability';
-import { batchedModel, resolveBatching } from './batcher';
+import { coalescedModel } from './coalescing/coalesced-model';
+import { describeCoalescing, resolveCoalescing } from './coalescing/queue';
 import { NotFoundError } from './errors';
 import type { BackendChoice } from './backend';
 import type { RuntimeConfig } from './config';
@@ -17,7 +18,7 @@ import type { ServableModel } from './model';
 import type { Observability } from './observability';
 import type { LabelScore } from './tasks/postprocess';
 import type { TabularPrediction } from './tasks/tabular';
-import type { ResolvedBatching } from './batcher';
+import type { ResolvedCoalescing } from './coalescing/queue';
 
 export interface ServiceInfo {
   readonly modelName: string;
@@ -26,8 +27,8 @@ export interface ServiceInfo {
   readonly task: RuntimeConfig['task']['type'];
   readonly modelDir: string;
   readonly loadMs: number;
-  /** Dynamic batching of concurrent requests: maxBatchSize 1 is off. */
-  readonly batching: ResolvedBatching;
+  /** Request coalescing (dynamic batching) of concurrent requests: maxRows 1 is off. */
+  readonly coalescing: ResolvedCoalescing;
 }
 
 export class InferenceService {
@@ -50,16 +51,15 @@ export class InferenceService {
     service.warm = true;
     const loadMs = performance.now() - started;
     service.loadMs = loadMs;
-    const { maxBatchSize, maxWaitMs, reason } = service.batching;
-    const batching = maxBatchSize > 1 ? `up to ${maxBatchSize} rows, ${maxWaitMs} ms wait (${reason})` : `off (${reason})`;
-    obs.modelLoaded(loadMs, { backend: backend.name, format: model.format, task: config.task.type, modelDir, batching });
+    for (const warning of config.deprecations ?? []) obs.logger.warn(warning);
+    obs.modelLoaded(loadMs, { backend: backend.name, format: model.format, task: config.task.type, modelDir, coalescing: describeCoalescing(service.coalescing) });
     return service;
   }
 
   public readonly tensors: TensorPredictor;
   public readonly images?: ImageClassifier;
   public readonly tabular?: TabularPredictor;
-  public readonly batching: ResolvedBatching;
+  public readonly coalescing: ResolvedCoalescing;
   private loadMs = 0;
   /** Set after the warm-up prediction, which is not a request and emits no metrics. */
   private warm = false;
@@ -71,17 +71,17 @@ export class InferenceService {
     public readonly backend: BackendChoice,
     private readonly modelDir: string,
   ) {
-    // With batching on, the tasks run the model through the batcher, which emits InferenceTime
-    // and BatchSize once per model call (a batch of several requests' rows); with it off, each
+    // With coalescing on, the tasks run the model through the coalesced model, which emits
+    // InferenceTime and BatchSize once per model call (several requests' rows); with it off, each
     // request is one model call and emits them itself (timed()).
-    this.batching = resolveBatching(config, backend.name);
-    const served = this.batching.maxBatchSize > 1
-      ? batchedModel(tf, model, {
-        ...this.batching,
+    this.coalescing = resolveCoalescing(config, backend.name);
+    const served = this.coalescing.maxRows > 1
+      ? coalescedModel(tf, model, {
+        ...this.coalescing,
         onCall: (ms, rows) => {
           if (this.warm) obs.inference(ms, rows);
         },
-        onUnbatchable: (reason) => obs.logger.warn('Dynamic batching stopped for this model: its outputs are not batch-major', { reason }),
+        onUnbatchable: (reason) => obs.logger.warn('Request coalescing stopped for this model: its outputs are not batch-major', { reason }),
         queueing: () => this.warm,
       })
       : model;
@@ -98,7 +98,7 @@ export class InferenceService {
   public get info(): ServiceInfo {
     return {
       modelName: this.modelName, backend: this.backend, format: this.model.format,
-      task: this.config.task.type, modelDir: this.modelDir, loadMs: Math.round(this.loadMs), batching: this.batching,
+      task: this.config.task.type, modelDir: this.modelDir, loadMs: Math.round(this.loadMs), coalescing: this.coalescing,
     };
   }
 
@@ -149,7 +149,7 @@ export class InferenceService {
   }
 
   private async timed<T>(batchSize: number, work: () => Promise<T>): Promise<T> {
-    if (this.batching.maxBatchSize > 1) return work();
+    if (this.coalescing.maxRows > 1) return work();
     const started = performance.now();
     const result = await work();
     this.obs.inference(performance.now() - started, batchSize);

@@ -37,7 +37,7 @@ test('serve --model DIR --task JSON: a user\'s model on loopback, stopped cleanl
   try {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(output()).toMatch(/Serving model "iris" \(layers, tabular\) on backend wasm/);
-    expect(output()).toMatch(/dynamic batching off \(auto: off for the wasm backend/);
+    expect(output()).toMatch(/request coalescing off \(auto: off for the wasm backend/);
     const res = await fetch(`${url}/v1/models/iris:predict`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: `${IRIS_FEATURES.join(',')}\n5.1,3.5,1.4,0.2\n` });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { predictions: { label: string }[][] }).predictions[0][0].label).toBe('setosa');
@@ -58,10 +58,10 @@ test('serve --demo: the demo model under the name "demo"', async () => {
   }
 });
 
-test('serve --batch-max-size --batch-max-wait-ms: batching turned on by flag, concurrent requests each get their own answer', async () => {
-  const { child, url, output } = await startServe(['--demo', '--batch-max-size', '4', '--batch-max-wait-ms', '20']);
+test('serve --coalesce-max-rows --coalesce-max-wait-ms: coalescing turned on by flag, concurrent requests each get their own answer', async () => {
+  const { child, url, output } = await startServe(['--demo', '--coalesce-max-rows', '4', '--coalesce-max-wait-ms', '20']);
   try {
-    expect(output()).toMatch(/dynamic batching up to 4 rows, 20 ms wait \(configured\)/);
+    expect(output()).toMatch(/request coalescing up to 4 rows, 20 ms wait \(configured\)/);
     const photos = ['chelsea.png', 'rocket.jpg', 'chelsea.png', 'rocket.jpg', 'chelsea.png', 'rocket.jpg'];
     const answers = await Promise.all(photos.map(async (name) => {
       const res = await fetch(`${url}/classify`, { method: 'POST', headers: { 'content-type': name.endsWith('.png') ? 'image/png' : 'image/jpeg' }, body: new Uint8Array(await sample(name)) });
@@ -87,9 +87,20 @@ test('usage errors exit non-zero with a message and the usage', async () => {
   await expect(run(process.execPath, [BIN, 'serve', '--model', '/nonexistent', '--task', '{"type":"tensor"}'])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/nonexistent/) });
 });
 
+test('the old flags --batch-max-size and --batch-max-wait-ms still work, with a deprecation on stderr', async () => {
+  const { child, output } = await startServe(['--demo', '--batch-max-size', '3', '--batch-max-wait-ms', '7']);
+  try {
+    expect(output()).toMatch(/request coalescing up to 3 rows, 7 ms wait \(configured\)/);
+    expect(output()).toMatch(/--batch-max-size is deprecated: use --coalesce-max-rows/);
+  } finally {
+    await stop(child);
+  }
+});
+
 test.each([
+  [['--coalesce-max-rows', 'lots'], /--coalesce-max-rows must be "auto" or a whole number from 1 to 1024; got "lots"/],
+  [['--coalesce-max-wait-ms', '5000'], /--coalesce-max-wait-ms must be "auto" or a whole number from 0 to 1000; got "5000"/],
   [['--batch-max-size', 'lots'], /--batch-max-size must be "auto" or a whole number from 1 to 1024; got "lots"/],
-  [['--batch-max-wait-ms', '5000'], /--batch-max-wait-ms must be "auto" or a whole number from 0 to 1000; got "5000"/],
   [['--max-body-bytes', '6MB'], /--max-body-bytes must be a positive whole number; got "6MB"/],
   [['--backend', 'tpu'], /--backend must be one of auto, .*; got "tpu"/],
   [['--format', 'onnx'], /--format must be one of auto, .*; got "onnx"/],

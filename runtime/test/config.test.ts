@@ -7,12 +7,12 @@ import { RuntimeEnvironment } from '../../lib/runtime-environment';
 const base = { [RuntimeEnvironment.MODEL_URI]: '/opt/model' };
 
 describe('configFromEnv', () => {
-  test('defaults: tensor task, auto backend, format and batching, 6 MB body limit, /tmp cache, 8 MiB chunks, no jobs', () => {
+  test('defaults: tensor task, auto backend, format and coalescing, 6 MB body limit, /tmp cache, 8 MiB chunks, no jobs', () => {
     expect(configFromEnv(base)).toEqual({
       modelUri: '/opt/model', modelFormat: 'auto', modelName: 'model', task: { type: 'tensor' }, backend: 'auto',
       maxBodyBytes: 6 * 1024 * 1024, maxImagePixels: 40_000_000, cacheDir: '/tmp/serverless-tf/models',
       outputBucket: undefined, outputPrefix: 'predictions/',
-      batchMaxSize: 'auto', batchMaxWaitMs: 'auto',
+      coalesceMaxRows: 'auto', coalesceMaxWaitMs: 'auto',
       batchQueueUrl: undefined, batchChunkBytes: 8 * 1024 * 1024, batchRows: 1024,
       jobs: undefined, corsAllowOrigins: undefined,
     });
@@ -26,7 +26,7 @@ describe('configFromEnv', () => {
       [RuntimeEnvironment.BACKEND]: 'wasm', [RuntimeEnvironment.MAX_BODY_BYTES]: '1048576',
       [RuntimeEnvironment.MAX_IMAGE_PIXELS]: '1000000', [RuntimeEnvironment.CACHE_DIR]: '/tmp/m',
       [RuntimeEnvironment.OUTPUT_BUCKET]: 'out', [RuntimeEnvironment.OUTPUT_PREFIX]: 'res/',
-      [RuntimeEnvironment.BATCH_MAX_SIZE]: '8', [RuntimeEnvironment.BATCH_MAX_WAIT_MS]: '2',
+      [RuntimeEnvironment.COALESCE_MAX_ROWS]: '8', [RuntimeEnvironment.COALESCE_MAX_WAIT_MS]: '2',
       [RuntimeEnvironment.BATCH_QUEUE_URL]: 'https://queue.example/q', [RuntimeEnvironment.BATCH_CHUNK_BYTES]: '1048576',
       [RuntimeEnvironment.BATCH_ROWS]: '128',
       [RuntimeEnvironment.JOBS_TABLE]: 'jobs', [RuntimeEnvironment.JOBS_BUCKET]: 'job-bucket', [RuntimeEnvironment.JOBS_QUEUE_URL]: 'https://queue.example/jobs',
@@ -38,7 +38,7 @@ describe('configFromEnv', () => {
       modelUri: '/opt/model', modelFormat: 'graph', modelName: 'resnet-50.v2',
       task: { type: 'tabular', features: ['a', 'b'], labels: ['x', 'y'] }, backend: 'wasm',
       maxBodyBytes: 1048576, maxImagePixels: 1000000, cacheDir: '/tmp/m', outputBucket: 'out', outputPrefix: 'res/',
-      batchMaxSize: 8, batchMaxWaitMs: 2,
+      coalesceMaxRows: 8, coalesceMaxWaitMs: 2,
       batchQueueUrl: 'https://queue.example/q', batchChunkBytes: 1048576, batchRows: 128,
       jobs: {
         table: 'jobs', bucket: 'job-bucket', queueUrl: 'https://queue.example/jobs',

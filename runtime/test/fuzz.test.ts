@@ -48,7 +48,7 @@ beforeAll(async () => {
     target('iris', await serviceFor(await trainIrisModel(), { type: 'tabular', features: [...IRIS_FEATURES], labels: ['setosa', 'versicolor', 'virginica'] }, { modelName: 'iris' })),
     target('linear', await serviceFor((await linearGraphModel()).dir, { type: 'tensor' }, { modelName: 'linear' })),
   ];
-  batchedImages = target('demo', await serviceFor(DEMO_MODEL_DIR, task, { modelName: 'demo', batchMaxSize: 8, batchMaxWaitMs: 2 }));
+  batchedImages = target('demo', await serviceFor(DEMO_MODEL_DIR, task, { modelName: 'demo', coalesceMaxRows: 8, coalesceMaxWaitMs: 2 }));
   samples = await Promise.all(SAMPLE_NAMES.map(sample));
 }, 120_000);
 

@@ -8,6 +8,7 @@ import type { FunctionMetricFactory } from './metric-factories';
 import { MIN_INVOCATIONS_FOR_COLD_START_RATE } from './metric-factories';
 import { LAMBDA_OOM_LOG_TERMS, LAMBDA_OOM_NAMESPACE } from './runtime-metrics';
 import type { ResolvedThresholds } from './thresholds';
+import { RuntimeErrorKind } from '../../runtime-contract';
 import type { TensorFlowFunction } from '../../tensorflow-function';
 
 /** Counts Lambda's out-of-memory kills in the function's log group: the runtime dies before it can report them. */
@@ -70,7 +71,7 @@ export function functionAlarmSpecs(fn: TensorFlowFunction, metrics: FunctionMetr
     },
     {
       id: 'OutOfMemoryErrors',
-      metric: metrics.metricErrorsOfKind('OutOfMemory'),
+      metric: metrics.metricErrorsOfKind(RuntimeErrorKind.OUT_OF_MEMORY),
       threshold: t.outOfMemoryErrors,
       evaluationPeriods: 1,
       summary: `The runtime caught ${t.outOfMemoryErrors === 0 ? 'TensorFlow out-of-memory errors' : `more than ${t.outOfMemoryErrors} TensorFlow out-of-memory errors in five minutes`} (host memory${gpu ? ' or CUDA/GPU memory' : ''}) and answered 503 with Retry-After.`,

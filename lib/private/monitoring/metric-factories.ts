@@ -11,6 +11,7 @@ import {
 } from './runtime-metrics';
 import type { ErrorKindName } from './runtime-metrics';
 import { ComputeType } from '../../compute';
+import { RuntimeMetrics } from '../../runtime-contract';
 import type { TensorFlowFunction } from '../../tensorflow-function';
 
 /** Alarms and graphs look at five-minute periods. */
@@ -132,7 +133,7 @@ export class FunctionMetricFactory {
     return new cloudwatch.Metric({
       namespace: RUNTIME_NAMESPACE,
       metricName: RUNTIME_METRIC.ERRORS,
-      dimensionsMap: { ...runtimeDimensions(this.fn.modelName), errorKind: kind },
+      dimensionsMap: { ...runtimeDimensions(this.fn.modelName), [RuntimeMetrics.ERROR_KIND_DIMENSION]: kind },
       statistic: 'Sum',
       period: PERIOD,
       label: kind,

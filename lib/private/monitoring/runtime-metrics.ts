@@ -1,40 +1,30 @@
-// What the runtime publishes as CloudWatch embedded metrics (runtime/src/observability.ts and
-// runtime/src/errors.ts), restated for the monitoring constructs: lib/ cannot import the
-// runtime package. test/inference-monitoring.test.ts checks these against the runtime source.
+// What the monitoring constructs read of the runtime's CloudWatch metrics: the names come from
+// lib/runtime-contract.ts, which the runtime imports too (observability.ts, errors.ts).
 //
+import { RuntimeErrorKind, RuntimeMetrics } from '../../runtime-contract';
+
 // Powertools' singleMetric() publishes each value with exactly one dimension set:
 // [service, model] (the default dimensions; `service` is POWERTOOLS_SERVICE_NAME, which
 // TensorFlowFunction sets to the model name), plus `errorKind` for Errors. A CloudWatch
 // Metric matches only with that exact set, so every runtime metric here carries it.
 
 /** The namespace TensorFlowFunction sets as POWERTOOLS_METRICS_NAMESPACE. */
-export const RUNTIME_NAMESPACE = 'ServerlessTensorFlow';
+export const RUNTIME_NAMESPACE = RuntimeMetrics.NAMESPACE;
 
 /** Metric names the runtime emits. */
 export const RUNTIME_METRIC = {
-  COLD_START: 'ColdStart',
-  MODEL_LOAD_TIME: 'ModelLoadTime',
-  INFERENCE_TIME: 'InferenceTime',
-  BATCH_SIZE: 'BatchSize',
-  ERRORS: 'Errors',
-  /** Rows (CSV rows, JSON lines, images) read by a chunk of S3 batch inference, once the chunk is done. */
-  BATCH_ROWS: 'BatchRows',
-  /** Of those, the rows written to the chunk's errors file. */
-  BATCH_FAILED_ROWS: 'BatchFailedRows',
+  COLD_START: RuntimeMetrics.COLD_START,
+  MODEL_LOAD_TIME: RuntimeMetrics.MODEL_LOAD_TIME,
+  INFERENCE_TIME: RuntimeMetrics.INFERENCE_TIME,
+  BATCH_SIZE: RuntimeMetrics.BATCH_SIZE,
+  ERRORS: RuntimeMetrics.ERRORS,
+  BATCH_ROWS: RuntimeMetrics.BATCH_ROWS,
+  BATCH_FAILED_ROWS: RuntimeMetrics.BATCH_FAILED_ROWS,
 } as const;
 
 /** The `errorKind` dimension values of the Errors metric, one per HTTP error class. */
-export const ERROR_KINDS = [
-  'BadRequest',
-  'NotFound',
-  'PayloadTooLarge',
-  'UnsupportedMediaType',
-  'Unprocessable',
-  'OutOfMemory',
-  'NotReady',
-  'Internal',
-] as const;
-export type ErrorKindName = (typeof ERROR_KINDS)[number];
+export const ERROR_KINDS: readonly RuntimeErrorKind[] = Object.values(RuntimeErrorKind);
+export type ErrorKindName = RuntimeErrorKind;
 
 /** The dimension set of every runtime metric of one model. */
 export function runtimeDimensions(modelName: string): Record<string, string> {
