@@ -1,8 +1,8 @@
 // Example: the demo MobileNetV2 in a CPU container image, with provisioned concurrency
-// that scales on utilisation and a warm-up schedule.
+// that scales on utilisation (no warm-up schedule: provisioned environments are always
+// initialized; the zip example shows one).
 import * as path from 'path';
-import { Duration, Stack, StackProps } from 'aws-cdk-lib';
-import * as events from 'aws-cdk-lib/aws-events';
+import { Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { Compute, InferenceTask, Model, TensorFlowFunction } from '../lib';
 import type { TensorFlowFunctionProps } from '../lib';
@@ -27,7 +27,6 @@ export class ContainerClassifierStack extends Stack {
       compute: Compute.container(),
       provisionedConcurrency: 1,
       provisionedConcurrencyScaling: { maxCapacity: 4 },
-      warmUp: { concurrency: 2, schedule: events.Schedule.rate(Duration.minutes(5)) },
     });
   }
 }

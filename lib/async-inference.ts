@@ -97,7 +97,7 @@ class SnsJobNotification extends JobNotification {
   public bind(scope: Construct, options: JobNotificationBindOptions): JobNotificationConfig {
     if (this.topic) return { topic: this.topic };
     const topic = new sns.Topic(scope, 'NotificationTopic', {
-      displayName: `Asynchronous inference jobs of ${scope.node.path}`,
+      displayName: topicDisplayName(scope.node.path),
       enforceSSL: true,
       masterKey: options.encryptionKey,
     });
@@ -476,4 +476,18 @@ export class AsyncInference extends Construct {
       ...monitoring.addQueue(this.node.id, this.queue, this.deadLetterQueue, thresholds),
     ];
   }
+}
+
+/** SNS limits a topic's display name to 100 characters. */
+const MAX_DISPLAY_NAME = 100;
+
+/**
+ * `Asynchronous inference jobs of <path>`, shortened for long construct paths: the path's
+ * end is kept (it names the construct), its start elided.
+ */
+function topicDisplayName(path: string): string {
+  const prefix = 'Asynchronous inference jobs of ';
+  const name = prefix + path;
+  if (name.length <= MAX_DISPLAY_NAME) return name;
+  return `${prefix}...${path.slice(path.length - (MAX_DISPLAY_NAME - prefix.length - 3))}`;
 }

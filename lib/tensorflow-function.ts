@@ -390,6 +390,22 @@ export class TensorFlowFunction extends Construct {
     }
   }
 
+  /**
+   * Provisioned environments are initialized before traffic and kept so: pings that land on
+   * them keep nothing warm. Only pings beyond the provisioned minimum reach on-demand
+   * environments, and raising provisioned concurrency does that without a schedule.
+   */
+  private warnWarmUpWithProvisionedConcurrency(props: TensorFlowFunctionProps): void {
+    const provisioned = props.provisionedConcurrencyScaling?.minCapacity ?? props.provisionedConcurrency;
+    if (!props.warmUp || provisioned === undefined || Token.isUnresolved(provisioned)) return;
+    const pings = props.warmUp.concurrency ?? 1;
+    const beyond = Token.isUnresolved(pings) ? undefined : pings - provisioned;
+    const what = beyond === undefined || beyond <= 0
+      ? `its ${Token.isUnresolved(pings) ? '' : `${pings} `}ping(s) land on the ${provisioned} provisioned environment(s), which are always initialized: the schedule keeps nothing warm. Remove warmUp`
+      : `only ${beyond} of its ${pings} pings reach on-demand environments beyond the ${provisioned} provisioned ones. Raise provisionedConcurrency to ${pings} and remove warmUp, or keep both if on-demand environments should stay warm too`;
+    Annotations.of(this).addWarningV2('cdk-serverless-tensorflow:WarmUpWithProvisionedConcurrency', `warmUp together with provisioned concurrency: ${what}.`);
+  }
+
   /** Lets `grantee` invoke the `live` alias. */
   public grantInvoke(grantee: iam.IGrantable): iam.Grant {
     return this.alias.grantInvoke(grantee);
@@ -485,6 +501,7 @@ export class TensorFlowFunction extends Construct {
     if (warm !== undefined && !Token.isUnresolved(warm) && (!Number.isInteger(warm) || warm < 1 || warm > 100)) {
       fail(`warmUp.concurrency must be a whole number from 1 to 100; got ${warm}.`);
     }
+    this.warnWarmUpWithProvisionedConcurrency(props);
     if (props.modelName !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(props.modelName)) {
       fail(`modelName must be 1-128 letters, digits, '.', '_' or '-' (it appears in URLs); got "${props.modelName}".`);
     }

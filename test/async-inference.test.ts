@@ -12,6 +12,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { Construct } from 'constructs';
 import {
   ApiAuthorization, AsyncInference, HttpApiAuthorization, InferenceApi, InferenceHttpApi, InferenceMonitoring, JobNotification, Model,
   RuntimeEnvironment, TensorFlowFunction,
@@ -321,6 +322,20 @@ describe('notifications', () => {
     expect(statementsOf(template)).toEqual(expect.arrayContaining([{ Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: expect.stringMatching(/^JobsNotificationTopic/) } }]));
     expect(statementsOf(template).flatMap((s) => [s.Action].flat())).not.toEqual(expect.arrayContaining([expect.stringMatching(/^kms:/)]));
     expect(jobs.topic?.node.path).toMatch(/\/Jobs\/NotificationTopic$/);
+  });
+
+  test('the topic display name stays within SNS\'s 100 characters under a long construct path, keeping the path\'s end', () => {
+    const stack = newStack();
+    let scope: Construct = stack;
+    for (const id of ['ProductionInferencePlatform', 'ImageModerationService', 'EuropeanRegionDeployment', 'AsynchronousWorkloads']) scope = new Construct(scope, id);
+    new AsyncInference(scope, 'ContentModerationJobs', { function: classifier(stack), notification: JobNotification.sns() });
+    const topics = Template.fromStack(stack).findResources('AWS::SNS::Topic');
+    const names = Object.values(topics).map((r) => (r as { Properties: { DisplayName: string } }).Properties.DisplayName);
+    expect(names).toHaveLength(1);
+    expect(names[0].length).toBeLessThanOrEqual(100);
+    expect(names[0]).toMatch(/^Asynchronous inference jobs of \.\.\..*\/AsynchronousWorkloads\/ContentModerationJobs$/);
+    const { template } = withJobs({ notification: JobNotification.sns() });
+    template.hasResourceProperties('AWS::SNS::Topic', { DisplayName: 'Asynchronous inference jobs of Test/Jobs' });
   });
 
   test('JobNotification.sns(topic) publishes to the given topic and creates none', () => {

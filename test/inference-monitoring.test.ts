@@ -89,11 +89,11 @@ describe('alarms of a TensorFlowFunction, with their defaults', () => {
     }
   });
 
-  test('ErrorRate: 100 * Errors / Invocations of the live alias above 5%, 2 of 3 periods', () => {
+  test('ErrorRate: 100 * Errors / Invocations of the live alias above 5%, 2 of 3 periods; 0 without invocations (no division by zero)', () => {
     const p = props.ErrorRate;
     expect(p).toEqual(expect.objectContaining({ Threshold: 5, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 3, DatapointsToAlarm: 2 }));
     const metrics = p.Metrics as Props[];
-    expect(metrics.find((m) => m.ReturnData !== false)?.Expression).toBe('100 * errors / invocations');
+    expect(metrics.find((m) => m.ReturnData !== false)?.Expression).toBe('IF(FILL(invocations, 0) > 0, 100 * FILL(errors, 0) / invocations, 0)');
     const byId = Object.fromEntries(metrics.map((m) => [m.Id, m.MetricStat as Props]));
     expect(byId.errors).toEqual({
       Metric: { Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: functionName }, { Name: 'Resource', Value: aliasResource }] },

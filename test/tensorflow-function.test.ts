@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App, Duration, Lazy, Size } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -171,9 +171,46 @@ describe('GPU compute on Lambda Managed Instances', () => {
     template.resourceCountIs('AWS::Lambda::CapacityProvider', 1);
     template.hasResourceProperties('AWS::Lambda::Function', { AcceleratorConfig: { AcceleratorMemorySize: 16 } });
   });
+
+  const gpuOn = (...types: string[]) => {
+    const stack = newStack();
+    new TensorFlowFunction(stack, 'Gpu', { model: Model.fromAsset(layersModelDir()), compute: Compute.gpu({ instanceTypes: types.map((t) => new ec2.InstanceType(t)) }) });
+    return stack;
+  };
+
+  test.each([
+    ['g5g.xlarge', /g5g\.xlarge has Graviton \(arm64\) with NVIDIA T4G: the CUDA image is x86_64\. Use NVIDIA x86_64 families/],
+    ['g4ad.xlarge', /g4ad\.xlarge has AMD Radeon GPUs, not NVIDIA/],
+    ['inf2.xlarge', /must be NVIDIA GPU instances on x86_64 .*; inf2\.xlarge is not/],
+  ])('instance type %s cannot run the CUDA image: a synth error', (type, message) => {
+    expect(() => gpuOn('g6.xlarge', type)).toThrow(message);
+  });
+
+  test('NVIDIA x86_64 families are accepted without a warning (gr6 and p5 included); a family unknown here is a warning, not an error', () => {
+    expect(Annotations.fromStack(gpuOn('gr6.4xlarge', 'p5.48xlarge', 'g4dn.xlarge', 'g6e.xlarge')).findWarning('*', Match.stringLikeRegexp('GpuFamilyUnknown'))).toHaveLength(0);
+    Annotations.fromStack(gpuOn('g6.xlarge', 'g9.xlarge')).hasWarning('/Test/Gpu', Match.stringLikeRegexp('instanceTypes g9\\.xlarge: not a family known here to have NVIDIA GPUs on x86_64'));
+  });
 });
 
 describe('capacity and cold starts', () => {
+  test.each([
+    [{ provisionedConcurrency: 2, warmUp: { concurrency: 2 } }, /its 2 ping\(s\) land on the 2 provisioned environment\(s\).*Remove warmUp/],
+    [{ provisionedConcurrency: 1, provisionedConcurrencyScaling: { minCapacity: 3, maxCapacity: 6 }, warmUp: {} }, /its 1 ping\(s\) land on the 3 provisioned/],
+    [{ provisionedConcurrency: 1, warmUp: { concurrency: 4 } }, /only 3 of its 4 pings reach on-demand environments beyond the 1 provisioned ones\. Raise provisionedConcurrency to 4/],
+  ])('warm-up together with provisioned concurrency is a warning that says what the pings do: %j', (props, message) => {
+    const stack = newStack();
+    new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), ...props });
+    Annotations.fromStack(stack).hasWarning('/Test/Fn', Match.stringLikeRegexp(message.source));
+  });
+
+  test('warm-up alone, or provisioned concurrency alone, is no warning', () => {
+    for (const props of [{ warmUp: { concurrency: 2 } }, { provisionedConcurrency: 2 }]) {
+      const stack = newStack();
+      new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(layersModelDir()), ...props });
+      expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('WarmUpWithProvisionedConcurrency'))).toHaveLength(0);
+    }
+  });
+
   test('provisioned concurrency on the alias, auto-scaled on utilisation', () => {
     const stack = newStack();
     new TensorFlowFunction(stack, 'Fn', {
@@ -293,7 +330,7 @@ describe('synth-time errors say what to change', () => {
     ['a model name with spaces', () => ({ model: model(), modelName: 'my model' }), /modelName must be 1-128 letters/],
     ['a capacity provider and a VPC', () => ({ model: model(), compute: Compute.gpu({ capacityProvider: {} as lambda.ICapacityProvider, maxVCpuCount: 20 }) }), /give capacityProvider or maxVCpuCount, not both/],
     ['maxVCpuCount out of range', () => ({ model: model(), compute: Compute.gpu({ maxVCpuCount: 4 }) }), /maxVCpuCount must be 12 to 15000; got 4/],
-    ['CPU instance types for GPU', () => ({ model: model(), compute: Compute.gpu({ instanceTypes: [new ec2.InstanceType('m7i.large')] }) }), /must be GPU instances.*m7i.large is not/],
+    ['CPU instance types for GPU', () => ({ model: model(), compute: Compute.gpu({ instanceTypes: [new ec2.InstanceType('m7i.large')] }) }), /must be NVIDIA GPU instances on x86_64.*m7i.large is not/],
     ['a model folder without model files', () => ({ model: Model.fromAsset(path.join(__dirname)) }), /neither model.json nor saved_model.pb/],
     ['a format that does not match the files', () => ({ model: Model.fromAsset(layersModelDir(), { format: ModelFormat.GRAPH }) }), /format graph was given, but .* holds a layers model/],
     ['an image task without a size', () => ({ model: model(), task: InferenceTask.imageClassification({}) }), /needs inputSize/],

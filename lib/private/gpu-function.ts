@@ -1,6 +1,6 @@
 // GPU compute: an x86_64 image function on a Lambda Managed Instances capacity provider
 // with GPU instance types, and AcceleratorConfig set through the one escape hatch below.
-import { Validations } from 'aws-cdk-lib';
+import { Annotations, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -89,8 +89,36 @@ function validate(scope: Construct, compute: Compute): void {
   const min = props.minExecutionEnvironments;
   const max = props.maxExecutionEnvironments;
   if (min !== undefined && max !== undefined && max < min) fail(`Compute.gpu maxExecutionEnvironments (${max}) must be at least minExecutionEnvironments (${min}).`);
-  const nonGpu = (props.instanceTypes ?? []).map((t) => t.toString()).filter((t) => !/^(g\d|p\d)/.test(t));
-  if (nonGpu.length) fail(`Compute.gpu instanceTypes must be GPU instances (g or p families); ${nonGpu.join(', ')} ${nonGpu.length > 1 ? 'are' : 'is'} not.`);
+  checkInstanceTypes(scope, (props.instanceTypes ?? []).map((t) => t.toString()), fail);
+}
+
+/**
+ * EC2 instance families with NVIDIA GPUs on x86_64: what the CUDA image (runtime/docker/
+ * Dockerfile.gpu, linux/amd64) runs on.
+ *
+ * @see https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html
+ */
+export const NVIDIA_X86_FAMILIES = ['g4dn', 'g5', 'g6', 'g6e', 'g6f', 'gr6', 'gr6f', 'p3', 'p3dn', 'p4d', 'p4de', 'p5', 'p5e', 'p5en', 'p6-b200'];
+
+/** GPU families the CUDA image cannot run on, and why. */
+const INCOMPATIBLE_GPU_FAMILIES: Record<string, string> = {
+  g4ad: 'AMD Radeon GPUs, not NVIDIA: CUDA does not run on them',
+  g5g: 'Graviton (arm64) with NVIDIA T4G: the CUDA image is x86_64',
+};
+
+/** Refuses instance types that cannot run the CUDA image; warns about GPU families this list does not know. */
+function checkInstanceTypes(scope: Construct, types: readonly string[], fail: (message: string) => never): void {
+  const family = (t: string) => t.split('.')[0];
+  const nonGpu = types.filter((t) => !/^(g|gr|p)\d/.test(family(t)));
+  if (nonGpu.length) fail(`Compute.gpu instanceTypes must be NVIDIA GPU instances on x86_64 (${NVIDIA_X86_FAMILIES.join(', ')}); ${nonGpu.join(', ')} ${nonGpu.length > 1 ? 'are' : 'is'} not.`);
+  for (const t of types) {
+    const why = INCOMPATIBLE_GPU_FAMILIES[family(t)];
+    if (why) fail(`Compute.gpu instanceTypes: ${t} has ${why}. Use NVIDIA x86_64 families (${NVIDIA_X86_FAMILIES.join(', ')}), e.g. g6.xlarge or g5.xlarge.`);
+  }
+  const unknown = types.filter((t) => !NVIDIA_X86_FAMILIES.includes(family(t)));
+  if (unknown.length) {
+    Annotations.of(scope).addWarningV2('cdk-serverless-tensorflow:GpuFamilyUnknown', `Compute.gpu instanceTypes ${unknown.join(', ')}: not a family known here to have NVIDIA GPUs on x86_64 (${NVIDIA_X86_FAMILIES.join(', ')}). The CUDA image needs both; check the family, or ignore this warning for a family newer than this library.`);
+  }
 }
 
 interface CreatedCapacityProvider {

@@ -2,13 +2,13 @@
 // AsyncInference: an encrypted, TLS-only queue with a dead-letter queue, the one visibility
 // timeout rule, the SQS event source with partial batch failures, S3 notifications into the
 // queue, and the SQS and Lambda limits its settings are checked against.
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import type { Construct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
 import type { TensorFlowFunction } from '../tensorflow-function';
 import { acknowledgeManagedPolicy } from './acknowledge';
 import { TensorFlowValidationError } from './validation-error';
@@ -156,7 +156,7 @@ export class QueueFeed {
   /** Objects created in `bucket` under each filter are announced to the queue, one notification each. */
   public notifyOnObjectCreated(bucket: s3.IBucket, ...filters: s3.NotificationKeyFilter[]): void {
     for (const filter of filters) {
-      bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.SqsDestination(this.queue), filter);
+      bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new QueueDestination(this.queue), filter);
     }
     acknowledgeNotificationsHandler(bucket);
   }
@@ -171,6 +171,43 @@ export class QueueFeed {
     });
     this.props.function.alias.addEventSource(eventSource);
     return eventSource;
+  }
+}
+
+/**
+ * S3 notifications into the queue, as aws-cdk-lib's SqsDestination sets them up but for two
+ * things. The queue policy lets S3 send only for this bucket (aws:SourceArn) in this
+ * account (aws:SourceAccount: a bucket name alone can be taken by another account). And the
+ * key policy statement for S3 names the account, not the bucket: SqsDestination's grant puts
+ * the bucket's ARN in the key policy, and a bucket encrypted with that same key then depends
+ * on the key while the key depends on the bucket, a cycle CloudFormation refuses.
+ */
+class QueueDestination implements s3.IBucketNotificationDestination {
+  public constructor(private readonly queue: sqs.IQueue) {}
+
+  public bind(_scope: Construct, bucket: s3.IBucket): s3.BucketNotificationDestinationConfig {
+    const s3Service = new iam.ServicePrincipal('s3.amazonaws.com');
+    const account = Stack.of(bucket).account;
+    this.queue.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [s3Service],
+      actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+      resources: [this.queue.queueArn],
+      conditions: { ArnLike: { 'aws:SourceArn': bucket.bucketArn }, StringEquals: { 'aws:SourceAccount': account } },
+    }));
+    const key = this.queue.encryptionMasterKey;
+    if (key) {
+      const statement = new iam.PolicyStatement({
+        principals: [s3Service],
+        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': account } },
+      });
+      if (!key.addToResourcePolicy(statement, true).statementAdded) {
+        Annotations.of(key as IConstruct).addWarningV2('cdk-serverless-tensorflow:QueueKeyPolicyNotChanged',
+          `The queue's key is imported, so its key policy cannot be changed: add this statement to it, or S3 cannot send notifications to the queue: ${JSON.stringify(statement.toJSON())}`);
+      }
+    }
+    return { arn: this.queue.queueArn, type: s3.BucketNotificationDestinationType.QUEUE, dependencies: [this.queue] };
   }
 }
 

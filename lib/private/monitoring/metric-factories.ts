@@ -54,7 +54,7 @@ export class FunctionMetricFactory {
   /** Function errors as a percentage of invocations. */
   public metricErrorRate(): cloudwatch.MathExpression {
     return new cloudwatch.MathExpression({
-      expression: '100 * errors / invocations',
+      expression: 'IF(FILL(invocations, 0) > 0, 100 * FILL(errors, 0) / invocations, 0)',
       usingMetrics: { errors: this.metricErrors(), invocations: this.metricInvocations() },
       period: PERIOD,
       label: 'Error rate (%)',
