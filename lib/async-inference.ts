@@ -226,20 +226,22 @@ export interface AsyncInferenceProps {
   readonly batchSize?: number;
 
   /**
-   * The most concurrent invocations the queue drives (2 to 1000), e.g. to leave capacity
-   * for the synchronous API.
+   * The most concurrent invocations the queue drives (2 to 1000). Jobs share the function's
+   * `live` alias with the synchronous API: this bounds their share, so that a burst of jobs
+   * cannot take every environment (or all of the function's reserved concurrency) from it.
    *
-   * @default - no limit beyond the function's own concurrency
+   * @default 10
    * @see https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
    */
   readonly maxConcurrency?: number;
 
   /**
-   * What happens to the table and the bucket when they leave the stack. Jobs are transient
-   * (they expire after resultRetention), so by default both are deleted, the bucket emptied
-   * first; RETAIN keeps them.
+   * What happens to the table and the bucket when they leave the stack. They hold callers'
+   * inputs and results (until resultRetention expires them), so by default both are kept.
+   * DESTROY deletes both, the bucket emptied first by aws-cdk-lib's auto-delete custom
+   * resource (whose role may change the bucket policy): for development stacks.
    *
-   * @default RemovalPolicy.DESTROY
+   * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
 
@@ -304,7 +306,7 @@ export class AsyncInference extends Construct {
     const uploadExpiry = props.uploadExpiry ?? DEFAULT_UPLOAD_EXPIRY;
     this.validate(props, retention, uploadExpiry);
     this.resultRetentionDays = retention.toDays();
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
     this.table = this.createTable(props, removalPolicy);
     this.bucket = this.createBucket(props, retention, removalPolicy);
@@ -313,7 +315,7 @@ export class AsyncInference extends Construct {
       encryptionKey: props.queueEncryptionKey,
       maxReceiveCount: props.maxReceiveCount,
       batchSize: props.batchSize,
-      maxConcurrency: props.maxConcurrency,
+      maxConcurrency: props.maxConcurrency ?? DEFAULT_JOBS_MAX_CONCURRENCY,
     });
     this.queue = feed.queue;
     this.deadLetterQueue = feed.deadLetterQueue;
@@ -477,6 +479,9 @@ export class AsyncInference extends Construct {
     ];
   }
 }
+
+/** Concurrent job invocations by default: a bounded share of the function, as BatchInference's default. */
+const DEFAULT_JOBS_MAX_CONCURRENCY = 10;
 
 /** SNS limits a topic's display name to 100 characters. */
 const MAX_DISPLAY_NAME = 100;

@@ -101,15 +101,17 @@ export interface GpuComputeProps {
   readonly perExecutionEnvironmentMaxConcurrency?: number;
 
   /**
-   * Execution environments kept ready for the published version: the GPU counterpart of
-   * provisioned concurrency.
+   * Execution environments kept ready for the version the `live` alias points at: the GPU
+   * counterpart of provisioned concurrency. ($LATEST.PUBLISHED, which Lambda creates for a
+   * function deployed with CloudFormation and which only an unqualified invocation reaches,
+   * keeps none.)
    *
    * @default - Lambda's default (3)
    */
   readonly minExecutionEnvironments?: number;
 
   /**
-   * The most execution environments for the published version.
+   * The most execution environments for the version the `live` alias points at.
    *
    * @default - no limit beyond the capacity provider's
    */

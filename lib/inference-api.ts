@@ -163,12 +163,15 @@ export interface InferenceApiProps {
   readonly stageName?: string;
 
   /**
-   * Create the role that lets API Gateway write execution logs to CloudWatch, and set it
-   * in the account's API Gateway settings (one per account and region; retained when
-   * the stack is deleted). Set false when the account already has it: without it,
-   * deploying a stage with execution logging fails.
+   * Create the role that lets API Gateway write execution and access logs to CloudWatch,
+   * and set it in the account's API Gateway settings. That setting is one per account and
+   * region, shared by every API there, and the role is retained when the stack is deleted:
+   * set it once (true on one API, or your own `apigw.CfnAccount`), not per stack. An
+   * account and region that has never had it refuses to deploy a logging stage ("CloudWatch
+   * Logs role ARN must be set in account settings").
    *
-   * @default true
+   * @default false - the account's existing setting is used (as aws-cdk-lib's
+   * `@aws-cdk/aws-apigateway:disableCloudWatchRole` flag does)
    */
   readonly cloudWatchRole?: boolean;
 }
@@ -236,7 +239,7 @@ export class InferenceApi extends Construct {
       description: `TensorFlow inference: model ${fn.modelName} (${fn.taskType})`,
       endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
       binaryMediaTypes: BINARY_MEDIA_TYPES,
-      cloudWatchRole: props.cloudWatchRole ?? true,
+      cloudWatchRole: props.cloudWatchRole ?? false,
       deployOptions: {
         stageName: props.stageName ?? 'prod',
         tracingEnabled: true,

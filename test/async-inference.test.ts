@@ -65,11 +65,11 @@ describe('defaults', () => {
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         SSESpecification: { SSEEnabled: true, SSEType: Match.absent(), KMSMasterKeyId: Match.absent() },
       },
-      DeletionPolicy: 'Delete',
+      DeletionPolicy: 'Retain',
     });
   });
 
-  test('a bucket: SSE-S3, TLS only, no public access, no CORS; uploads expire after a day and jobs after 7 days; emptied and deleted with the stack', () => {
+  test('a bucket: SSE-S3, TLS only, no public access, no CORS; uploads expire after a day and jobs after 7 days; kept when it leaves the stack (callers\' data)', () => {
     const { template } = withJobs();
     template.hasResource('AWS::S3::Bucket', {
       Properties: {
@@ -85,12 +85,12 @@ describe('defaults', () => {
           ],
         },
       },
-      DeletionPolicy: 'Delete',
+      DeletionPolicy: 'Retain',
     });
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
-    template.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
   });
 
   test('uploads (ObjectCreated under jobs/uploads/) notify the jobs queue, which lets only this bucket send', () => {
@@ -135,14 +135,14 @@ describe('defaults', () => {
     expect(jobs.visibilityTimeout.toSeconds()).toBe(1800);
   });
 
-  test('the queue drives the `live` alias, one job per invocation, with partial batch failures and no concurrency cap', () => {
+  test('the queue drives the `live` alias, one job per invocation, with partial batch failures, at most 10 at once (a bounded share of the function)', () => {
     const { template } = withJobs();
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: arn('JobsQueue'),
       FunctionName: { 'Fn::Join': ['', Match.arrayWith([':live'])] },
       BatchSize: 1,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      ScalingConfig: Match.absent(),
+      ScalingConfig: { MaximumConcurrency: 10 },
     });
   });
 
@@ -294,11 +294,11 @@ describe('props', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 4, ScalingConfig: { MaximumConcurrency: 20 }, FunctionResponseTypes: ['ReportBatchItemFailures'] });
   });
 
-  test('removalPolicy RETAIN keeps the table and the bucket, and nothing empties the bucket', () => {
-    const { template } = withJobs({ removalPolicy: RemovalPolicy.RETAIN });
-    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
-    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
-    template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  test('removalPolicy DESTROY (opt-in) deletes the table and the bucket, emptied first', () => {
+    const { template } = withJobs({ removalPolicy: RemovalPolicy.DESTROY });
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
   });
 
   test('serverAccessLogsBucket logs requests to the jobs bucket under a prefix of its own', () => {

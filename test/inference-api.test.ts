@@ -119,18 +119,18 @@ describe('InferenceApi', () => {
         HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200, MetricsEnabled: true, LoggingLevel: 'ERROR', DataTraceEnabled: false,
       }],
     });
-    // Execution logs need the account's API Gateway CloudWatch role.
-    template.resourceCountIs('AWS::ApiGateway::Account', 1);
+    // The account's API Gateway CloudWatch role is set once per account, not by every stack.
+    template.resourceCountIs('AWS::ApiGateway::Account', 0);
     expect(JSON.stringify(Stack.of(api).resolve(api.url))).toMatch(/"https:\/\/",\{"Ref":"Api[0-9A-F]{8}"\},"\.execute-api\.us-east-1\.".*"ApiDeploymentStageprod[0-9A-F]{8}"/);
   });
 
   test('throttle, stageName and cloudWatchRole change the stage', () => {
-    const { template } = restApi({ authorization: ApiAuthorization.iam(), throttle: { rateLimit: 5, burstLimit: 10 }, stageName: 'live_v2', cloudWatchRole: false });
+    const { template } = restApi({ authorization: ApiAuthorization.iam(), throttle: { rateLimit: 5, burstLimit: 10 }, stageName: 'live_v2', cloudWatchRole: true });
     template.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'live_v2',
       MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 })],
     });
-    template.resourceCountIs('AWS::ApiGateway::Account', 0);
+    template.resourceCountIs('AWS::ApiGateway::Account', 1);
   });
 
   test('JSON access logs, one object per request with status, integration status and error, to a log group with retention', () => {

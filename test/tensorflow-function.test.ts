@@ -172,6 +172,27 @@ describe('GPU compute on Lambda Managed Instances', () => {
     template.hasResourceProperties('AWS::Lambda::Function', { AcceleratorConfig: { AcceleratorMemorySize: 16 } });
   });
 
+  test('min/max execution environments go on the version the live alias points at; $LATEST.PUBLISHED keeps none', () => {
+    const stack = newStack();
+    new TensorFlowFunction(stack, 'Gpu', { model: Model.fromAsset(layersModelDir()), compute: Compute.gpu({ minExecutionEnvironments: 1, maxExecutionEnvironments: 4 }) });
+    const template = Template.fromStack(stack);
+    const versions = template.findResources('AWS::Lambda::Version');
+    expect(Object.keys(versions)).toHaveLength(1);
+    const [versionId, version] = Object.entries(versions)[0] as [string, { Properties: Record<string, unknown> }];
+    expect(version.Properties.FunctionScalingConfig).toEqual({ MinExecutionEnvironments: 1, MaxExecutionEnvironments: 4 });
+    template.hasResourceProperties('AWS::Lambda::Alias', { Name: 'live', FunctionVersion: { 'Fn::GetAtt': [versionId, 'Version'] } });
+    template.hasResourceProperties('AWS::Lambda::Function', { FunctionScalingConfig: { MinExecutionEnvironments: 0, MaxExecutionEnvironments: 4 } });
+  });
+
+  test('without min/max, the alias\'s version takes Lambda\'s default and $LATEST.PUBLISHED still keeps none', () => {
+    const stack = newStack();
+    new TensorFlowFunction(stack, 'Gpu', { model: Model.fromAsset(layersModelDir()), compute: Compute.gpu() });
+    const template = Template.fromStack(stack);
+    const version = Object.values(template.findResources('AWS::Lambda::Version'))[0] as { Properties: Record<string, unknown> };
+    expect(version.Properties.FunctionScalingConfig).toBeUndefined();
+    template.hasResourceProperties('AWS::Lambda::Function', { FunctionScalingConfig: { MinExecutionEnvironments: 0 } });
+  });
+
   const gpuOn = (...types: string[]) => {
     const stack = newStack();
     new TensorFlowFunction(stack, 'Gpu', { model: Model.fromAsset(layersModelDir()), compute: Compute.gpu({ instanceTypes: types.map((t) => new ec2.InstanceType(t)) }) });

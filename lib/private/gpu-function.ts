@@ -51,17 +51,21 @@ export function buildGpuFunction(scope: Construct, functionProps: lambda.Functio
   if (typeof provider.addFunction !== 'function') {
     throw new TensorFlowValidationError(scope, 'Compute.gpu capacityProvider must be a lambda.CapacityProvider defined in this app (an imported one cannot attach functions in aws-cdk-lib 2.276).');
   }
+  // Traffic goes to the `live` alias, which points at the numbered version CDK publishes
+  // (currentVersion): the scaling goes there. Lambda also creates $LATEST.PUBLISHED for a
+  // function deployed with CloudFormation, which keeps its own environments (3 by default,
+  // whole GPU instances); nothing here invokes it (only an unqualified ARN would), so it
+  // keeps none.
   provider.addFunction(fn, {
     perExecutionEnvironmentMaxConcurrency: props.perExecutionEnvironmentMaxConcurrency,
-    ...(props.minExecutionEnvironments !== undefined || props.maxExecutionEnvironments !== undefined
-      ? {
-        latestPublishedScalingConfig: {
-          minExecutionEnvironments: props.minExecutionEnvironments,
-          maxExecutionEnvironments: props.maxExecutionEnvironments,
-        },
-      }
-      : {}),
+    latestPublishedScalingConfig: { minExecutionEnvironments: 0, maxExecutionEnvironments: props.maxExecutionEnvironments },
   });
+  if (props.minExecutionEnvironments !== undefined || props.maxExecutionEnvironments !== undefined) {
+    (fn.currentVersion.node.defaultChild as lambda.CfnVersion).functionScalingConfig = {
+      minExecutionEnvironments: props.minExecutionEnvironments,
+      maxExecutionEnvironments: props.maxExecutionEnvironments,
+    };
+  }
   return { function: fn, capacityProvider, vpc: created?.vpc, securityGroups: created?.securityGroups };
 }
 
