@@ -2,7 +2,7 @@
 // routes of DESIGN.md's HTTP table with what a public inference endpoint needs: a chosen
 // authorization, stage throttling, binary images, JSON errors (413 stating the limits),
 // request validation, JSON access logs, tracing, and optional CORS, custom domain and WAF.
-import { Annotations, Duration, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, Token, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
@@ -174,6 +174,14 @@ export interface InferenceApiProps {
    * `@aws-cdk/aws-apigateway:disableCloudWatchRole` flag does)
    */
   readonly cloudWatchRole?: boolean;
+
+  /**
+   * The REST API's name. API Gateway's CloudWatch metrics, and so this API's alarms and
+   * dashboard, are keyed by it: keep it unique in the account and region.
+   *
+   * @default - a name unique in the app, from the construct path (e.g. `MyStackApi1A2B3C4D`)
+   */
+  readonly restApiName?: string;
 }
 
 /**
@@ -236,6 +244,9 @@ export class InferenceApi extends Construct {
       : undefined;
 
     this.restApi = new apigw.RestApi(this, 'Api', {
+      // API Gateway's metrics are keyed by ApiName: a name unique in the account keeps two
+      // stacks' APIs (CDK would name both "Api") from reading each other's traffic in alarms.
+      restApiName: props.restApiName ?? Names.uniqueResourceName(this, { maxLength: 128 }),
       description: `TensorFlow inference: model ${fn.modelName} (${fn.taskType})`,
       endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
       binaryMediaTypes: BINARY_MEDIA_TYPES,

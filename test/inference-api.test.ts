@@ -102,6 +102,20 @@ describe('InferenceApi', () => {
     });
   });
 
+  test('the API is named uniquely from its path (alarms key API Gateway metrics by name), or as given', () => {
+    const names = ['Inference', 'Other'].map((stackName) => {
+      const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), stackName, { env: { account: '123456789012', region: 'us-east-1' } });
+      const api = new InferenceApi(stack, 'Api', { function: newFunction(stack), authorization: ApiAuthorization.iam() });
+      const name = (Object.values(Template.fromStack(stack).findResources('AWS::ApiGateway::RestApi'))[0] as { Properties: { Name: string } }).Properties.Name;
+      expect(api.restApi.restApiName).toBe(name);
+      return name;
+    });
+    expect(names[0]).toMatch(/^InferenceApi[0-9A-F]{8}$/);
+    expect(names[1]).toMatch(/^OtherApi[0-9A-F]{8}$/);
+    const { template } = restApi({ authorization: ApiAuthorization.iam(), restApiName: 'moderation-prod' });
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { Name: 'moderation-prod' });
+  });
+
   test('a regional endpoint whose binary media types carry raw images intact', () => {
     const { template } = restApi({ authorization: ApiAuthorization.iam() });
     template.hasResourceProperties('AWS::ApiGateway::RestApi', {
@@ -149,6 +163,11 @@ describe('InferenceApi', () => {
       integrationError: '$context.integrationErrorMessage',
       responseLatency: '$context.responseLatency',
       errorMessage: 'Internal server error',
+      // Who called, for auditors: IAM principal, API key, Cognito user.
+      userArn: '$context.identity.userArn',
+      accountId: '$context.identity.accountId',
+      apiKeyId: '$context.identity.apiKeyId',
+      cognitoSub: '$context.authorizer.claims.sub',
     }));
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
   });
@@ -356,6 +375,10 @@ describe('InferenceHttpApi', () => {
       DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
       AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ApiAccessLogs'), 'Arn'] }, Format: Match.stringLikeRegexp('"integrationStatus":"\\$context.integrationStatus"') },
     });
+    const format = (Object.values(template.findResources('AWS::ApiGatewayV2::Stage'))[0] as { Properties: { AccessLogSettings: { Format: string } } }).Properties.AccessLogSettings.Format;
+    expect(JSON.parse(format.replace('$context.error.messageString', '""'))).toEqual(expect.objectContaining({
+      userArn: '$context.identity.userArn', accountId: '$context.identity.accountId', jwtSub: '$context.authorizer.claims.sub',
+    }));
     template.resourceCountIs('AWS::Lambda::Permission', 1);
     expect(JSON.stringify(Stack.of(api).resolve(api.url))).toMatch(/"https:\/\/",\{"Ref":"Api[0-9A-F]{8}"\},"\.execute-api\.us-east-1\."/);
   });

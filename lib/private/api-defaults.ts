@@ -112,7 +112,8 @@ function jsonLine(fields: Record<string, string>, raw: Record<string, string> = 
 /**
  * REST API access log: jsonWithStandardFields' fields, plus what explains a failed
  * request (integration status and error, e.g. 413 when Lambda refused a body over 6 MB),
- * latencies, the API key id and the X-Ray trace.
+ * latencies, the X-Ray trace, and who called: the IAM principal (ARN and account), the API
+ * key id, and a Cognito user's `sub` claim (empty where the authorization gives none).
  */
 export function restAccessLogFormat(): apigw.AccessLogFormat {
   const f = apigw.AccessLogField;
@@ -134,11 +135,14 @@ export function restAccessLogFormat(): apigw.AccessLogFormat {
     integrationError: f.contextIntegrationErrorMessage(),
     errorType: f.contextErrorResponseType(),
     apiKeyId: f.contextIdentityApiKeyId(),
+    userArn: f.contextIdentityUserArn(),
+    accountId: f.contextIdentityAccountId(),
+    cognitoSub: f.contextAuthorizerClaims('sub'),
     xrayTraceId: f.contextXrayTraceId(),
   }, { errorMessage: f.contextErrorMessageString() }));
 }
 
-/** HTTP API (v2) access log: the same fields under the variables HTTP APIs define. */
+/** HTTP API (v2) access log: the same fields under the variables HTTP APIs define; the caller is the IAM principal or the JWT's `sub`. */
 export function httpAccessLogFormat(): apigw.AccessLogFormat {
   return apigw.AccessLogFormat.custom(jsonLine({
     requestId: '$context.requestId',
@@ -154,5 +158,8 @@ export function httpAccessLogFormat(): apigw.AccessLogFormat {
     integrationStatus: '$context.integrationStatus',
     integrationLatency: '$context.integrationLatency',
     integrationError: '$context.integrationErrorMessage',
+    userArn: '$context.identity.userArn',
+    accountId: '$context.identity.accountId',
+    jwtSub: '$context.authorizer.claims.sub',
   }, { errorMessage: '$context.error.messageString' }));
 }
