@@ -3,8 +3,8 @@
 // kinds. The runtime (runtime/src/observability.ts and errors.ts) imports this file, as it
 // imports runtime-environment.ts for its variables, so the two cannot drift apart.
 //
-// Every runtime metric of a model carries exactly the dimensions `service` (the model name,
-// which TensorFlowFunction sets as POWERTOOLS_SERVICE_NAME) and `model`; Errors carries
+// Every runtime metric of a model carries exactly the dimensions `service` (TensorFlowFunction's
+// serviceName, unique per function, set as POWERTOOLS_SERVICE_NAME) and `model`; Errors carries
 // `errorKind` as well. A CloudWatch metric matches only with that exact dimension set.
 
 /**
@@ -15,7 +15,7 @@
  * new cloudwatch.Metric({
  *   namespace: RuntimeMetrics.NAMESPACE,
  *   metricName: RuntimeMetrics.INFERENCE_TIME,
- *   dimensionsMap: { service: 'resnet', model: 'resnet' },
+ *   dimensionsMap: { service: fn.serviceName, model: fn.modelName },
  *   statistic: 'p99',
  * });
  */

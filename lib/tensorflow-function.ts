@@ -2,7 +2,7 @@
 // production function needs: memory and timeout sized for the model, a least-privilege
 // role, tracing, a log group with retention, a `live` alias with warm capacity, and an
 // optional warm-up schedule.
-import { Annotations, Duration, Size, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, Size, Stack, Token } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -209,6 +209,12 @@ export class TensorFlowFunction extends Construct {
   public readonly computeType: ComputeType;
   /** The model's name in the HTTP routes. */
   public readonly modelName: string;
+  /**
+   * The runtime's service name (POWERTOOLS_SERVICE_NAME): the `service` dimension of its
+   * metrics and the `service` key of its logs, unique per function in the app, so that two
+   * functions serving models of the same name never read each other's metrics.
+   */
+  public readonly serviceName: string;
   /** The kind of task the model does. */
   public readonly taskType: TaskType;
   /** Memory of the function, in MiB. */
@@ -258,6 +264,7 @@ export class TensorFlowFunction extends Construct {
       if (problems.length > 0) throw new TensorFlowValidationError(this, problems.join(' '));
     }
     this.modelName = props.modelName ?? 'model';
+    this.serviceName = Names.uniqueResourceName(this, { maxLength: 128 });
     this.timeout = props.timeout ?? TensorFlowFunction.DEFAULT_TIMEOUT;
     this.memorySize = props.memorySize ?? autoMemoryMiB(this.model.sizeBytes);
     this.validate(props, compute);
@@ -271,7 +278,7 @@ export class TensorFlowFunction extends Construct {
       [RuntimeEnvironment.MODEL_FORMAT]: this.model.format,
       [RuntimeEnvironment.MODEL_NAME]: this.modelName,
       [RuntimeEnvironment.TASK]: task.json,
-      POWERTOOLS_SERVICE_NAME: this.modelName,
+      POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: RuntimeMetrics.NAMESPACE,
       ...(props.maxRequestSize ? { [RuntimeEnvironment.MAX_BODY_BYTES]: String(props.maxRequestSize.toBytes()) } : {}),
       ...props.environment,

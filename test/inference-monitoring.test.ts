@@ -75,7 +75,7 @@ describe('alarms of a TensorFlowFunction, with their defaults', () => {
   const topic = ref(stack, monitoring.alarmTopic as sns.Topic);
   const functionName = { Ref: stack.getLogicalId(fn.function.node.defaultChild as CfnElement) };
   const aliasResource = { 'Fn::Join': ['', [functionName, ':live']] };
-  const runtimeDims = [{ Name: 'model', Value: 'demo' }, { Name: 'service', Value: 'demo' }];
+  const runtimeDims = [{ Name: 'model', Value: 'demo' }, { Name: 'service', Value: fn.serviceName }];
 
   test('one alarm per concern: no spillover without provisioned concurrency, no capacity provider off GPU', () => {
     expect(Object.keys(props).sort()).toEqual(['ColdStartRate', 'DurationNearTimeout', 'ErrorRate', 'ModelLoadTime', 'OutOfMemoryErrors', 'OutOfMemoryKills', 'Throttles']);
@@ -296,7 +296,7 @@ describe('batch rows', () => {
     expect(props).toEqual(expect.objectContaining({ Threshold: 5, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching' }));
     const metrics = props.Metrics as Props[];
     expect(metrics.find((m) => m.Expression)).toEqual(expect.objectContaining({ Expression: 'IF(FILL(rows, 0) > 0, 100 * FILL(failed, 0) / rows, 0)', ReturnData: true }));
-    const dims = [{ Name: 'model', Value: 'demo' }, { Name: 'service', Value: 'demo' }];
+    const dims = [{ Name: 'model', Value: 'demo' }, { Name: 'service', Value: fn.serviceName }];
     type MetricStat = { Metric: Props; Stat: string; Period: number };
     const stat = (id: string) => (metrics.find((m) => m.Id === id)!.MetricStat as MetricStat);
     const byName = (a: Props, b: Props) => String(a.Name).localeCompare(String(b.Name));
@@ -615,10 +615,23 @@ describe('the contract with the runtime', () => {
 
   test('TensorFlowFunction sets the namespace and the service name the dimensions expect', () => {
     const stack = newStack();
-    classifier(stack);
+    const fn = classifier(stack);
+    expect(fn.serviceName).toMatch(/^TestClassifier[0-9A-F]{8}$/);
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ POWERTOOLS_METRICS_NAMESPACE: RUNTIME_NAMESPACE, POWERTOOLS_SERVICE_NAME: 'demo' }) },
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_METRICS_NAMESPACE: RUNTIME_NAMESPACE, POWERTOOLS_SERVICE_NAME: fn.serviceName }) },
     });
+  });
+
+  test('two functions serving models of the same name read their own runtime metrics (the service dimension differs)', () => {
+    const stack = newStack();
+    const a = classifier(stack, 'Cats');
+    const b = classifier(stack, 'Dogs');
+    const monitoring = new InferenceMonitoring(stack, 'Ops', { functions: [a, b] });
+    expect(monitoring.alarms.length).toBeGreaterThan(0);
+    const alarms = Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm');
+    const services = new Set(JSON.stringify(alarms).match(/"Name":"service","Value":"([^"]+)"/g) ?? []);
+    expect(a.serviceName).not.toBe(b.serviceName);
+    expect([...services].sort()).toEqual([a.serviceName, b.serviceName].map((s) => `"Name":"service","Value":"${s}"`).sort());
   });
 });
 

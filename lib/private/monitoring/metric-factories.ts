@@ -133,7 +133,7 @@ export class FunctionMetricFactory {
     return new cloudwatch.Metric({
       namespace: RUNTIME_NAMESPACE,
       metricName: RUNTIME_METRIC.ERRORS,
-      dimensionsMap: { ...runtimeDimensions(this.fn.modelName), [RuntimeMetrics.ERROR_KIND_DIMENSION]: kind },
+      dimensionsMap: { ...runtimeDimensions(this.fn), [RuntimeMetrics.ERROR_KIND_DIMENSION]: kind },
       statistic: 'Sum',
       period: PERIOD,
       label: kind,
@@ -175,7 +175,7 @@ export class FunctionMetricFactory {
     return new cloudwatch.Metric({
       namespace: RUNTIME_NAMESPACE,
       metricName,
-      dimensionsMap: runtimeDimensions(this.fn.modelName),
+      dimensionsMap: runtimeDimensions(this.fn),
       statistic,
       period: PERIOD,
       label,

@@ -5,7 +5,7 @@ import { RuntimeErrorKind, RuntimeMetrics } from '../../runtime-contract';
 
 // Powertools' singleMetric() publishes each value with exactly one dimension set:
 // [service, model] (the default dimensions; `service` is POWERTOOLS_SERVICE_NAME, which
-// TensorFlowFunction sets to the model name), plus `errorKind` for Errors. A CloudWatch
+// TensorFlowFunction sets to its serviceName, unique per function), plus `errorKind` for Errors. A CloudWatch
 // Metric matches only with that exact set, so every runtime metric here carries it.
 
 /** The namespace TensorFlowFunction sets as POWERTOOLS_METRICS_NAMESPACE. */
@@ -26,9 +26,9 @@ export const RUNTIME_METRIC = {
 export const ERROR_KINDS: readonly RuntimeErrorKind[] = Object.values(RuntimeErrorKind);
 export type ErrorKindName = RuntimeErrorKind;
 
-/** The dimension set of every runtime metric of one model. */
-export function runtimeDimensions(modelName: string): Record<string, string> {
-  return { service: modelName, model: modelName };
+/** The dimension set of every runtime metric of one function: its service name (unique in the app) and its model name. */
+export function runtimeDimensions(fn: { readonly serviceName: string; readonly modelName: string }): Record<string, string> {
+  return { service: fn.serviceName, model: fn.modelName };
 }
 
 /**
