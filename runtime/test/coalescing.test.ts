@@ -284,12 +284,13 @@ describe('CoalescingQueue over a real model (y = x.W + b)', () => {
   });
 });
 
-// maxRows is the number of good rows each test sends, with a long wait: the batch runs
+// maxRows is the number of good rows each test sends, with a long wait (15 s: 2 s split a
+// group on a loaded CI machine, where decoding four images took longer): the group runs
 // the moment it is full, so a slow machine cannot split it.
 describe('through the service: tasks share batched model calls', () => {
   test('raw tensors (TF Serving and KServe V2) with the same non-batch shape share one call; a wrong shape fails alone', async () => {
     const linear = await linearGraphModel();
-    const { service, batchSizes } = await observedService(linear.dir, { type: 'tensor' }, { coalesceMaxRows: 9, coalesceMaxWaitMs: 2000 }, 'linear');
+    const { service, batchSizes } = await observedService(linear.dir, { type: 'tensor' }, { coalesceMaxRows: 9, coalesceMaxWaitMs: 15000 }, 'linear');
     const expected = (x: number[]) => [0, 1].map((j) => x.reduce((s, xi, i) => s + xi * linear.W[i][j], 0) + linear.b[j]);
     const instances = [[[1, 2, 3]], [[0, 0, 1], [1, 1, 1]], [[2, 0, -1]], [[5, 5, 5], [1, 0, 0], [0, 1, 0]]];
     const answers = await tensorsFlat(() => Promise.all([
@@ -312,7 +313,7 @@ describe('through the service: tasks share batched model calls', () => {
   test('tabular rows from concurrent JSON and CSV requests share one call and answer as unbatched', async () => {
     const dir = await trainIrisModel();
     const task: TaskConfig = { type: 'tabular', features: [...IRIS_FEATURES], labels: ['setosa', 'versicolor', 'virginica'] };
-    const { service, batchSizes } = await observedService(dir, task, { coalesceMaxRows: 12, coalesceMaxWaitMs: 2000 }, 'iris');
+    const { service, batchSizes } = await observedService(dir, task, { coalesceMaxRows: 12, coalesceMaxWaitMs: 15000 }, 'iris');
     const { service: plain } = await observedService(dir, task, { coalesceMaxRows: 1 }, 'iris');
     const data = irisData().rows;
     const requests = [
@@ -331,7 +332,7 @@ describe('through the service: tasks share batched model calls', () => {
 
   test('images: decode stays per request, an undecodable neighbour fails alone, the rest share one call', async () => {
     const task = await demoTask();
-    const { service, batchSizes } = await observedService(DEMO_MODEL_DIR, task, { coalesceMaxRows: 4, coalesceMaxWaitMs: 2000 }, 'demo');
+    const { service, batchSizes } = await observedService(DEMO_MODEL_DIR, task, { coalesceMaxRows: 4, coalesceMaxWaitMs: 15000 }, 'demo');
     const { service: plain } = await observedService(DEMO_MODEL_DIR, task, { coalesceMaxRows: 1 }, 'demo');
     const images = await Promise.all(['rocket.jpg', 'chelsea.png', 'camera.png', 'coffee.jpg'].map(sample));
     const truncated = images[0].subarray(0, 2000);
