@@ -3,7 +3,8 @@
 // router itself) for the three tasks. Whatever arrives, the answer is a proxy response
 // with a 2xx or a 4xx (never a 5xx for client input), a 4xx body is `{"error": "..."}`
 // without a stack trace, no promise rejection goes unhandled and no tensor is leaked.
-// Runs are bounded in count and time (at most 48 s in all, about 8 s on a quiet machine).
+// Runs are bounded in count and time (at most 48 s in all, about 8 s on a quiet machine), and
+// a property cut short by its time limit before a quarter of its cases ran fails.
 import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs';
 import { createHandler } from '../src/handler';
@@ -27,8 +28,30 @@ interface Target {
 }
 
 const SAMPLE_NAMES = ['astronaut.jpg', 'camera.png', 'chelsea.png', 'coffee.jpg', 'rocket.jpg'];
-/** Bounds for every property: runs, and a time limit after which it stops (without failing). */
-const budget = (numRuns: number, seconds = 5) => ({ numRuns, interruptAfterTimeLimit: seconds * 1000, markInterruptAsFailure: false });
+/** How far a property goes: up to `numRuns` cases within `seconds`, and at least `minRuns` of them. */
+interface Budget {
+  readonly numRuns: number;
+  readonly minRuns: number;
+  readonly seconds: number;
+}
+
+/** A quarter of the cases must run in time: a machine under load still passes, one that manages a handful fails. */
+const budget = (numRuns: number, seconds = 5): Budget => ({ numRuns, minRuns: Math.ceil(numRuns / 4), seconds });
+
+/**
+ * Checks `property` on up to `budget.numRuns` generated cases, interrupted after
+ * `budget.seconds`. A failing case fails the test with fast-check's report (seed, path and
+ * shrunk counterexample), and so does an interruption before `budget.minRuns` cases passed:
+ * fast-check counts an interrupted run as a success, which would let a stalled runtime or a
+ * starved machine pass on a few cases.
+ */
+async function fuzz<Ts>(property: fc.IAsyncProperty<Ts>, { numRuns, minRuns, seconds }: Budget): Promise<void> {
+  const details = await fc.check(property, { numRuns, includeErrorInReport: true, plugins: [fc.interruptAfterTimeLimit(seconds * 1000)] });
+  if (details.failed) throw new Error(await fc.asyncDefaultReportMessage(details), { cause: details.errorInstance });
+  if (details.numRuns < minRuns) {
+    throw new Error(`Only ${details.numRuns} of ${numRuns} cases ran within ${seconds} s, below the ${minRuns} this property needs to mean anything: find what made the cases slow (or give the property more time), do not lower minRuns.`);
+  }
+}
 
 let targets: Target[];
 let batchedImages: Target;
@@ -266,7 +289,7 @@ function encode(body: Buffer, how: string): { body: string | null; isBase64Encod
 // ---- properties --------------------------------------------------------------------------
 
 test('API Gateway REST (v1) events with random methods, paths, headers, bodies and encodings', async () => {
-  await fc.assert(fc.asyncProperty(
+  await fuzz(fc.asyncProperty(
     targetArb(), methodArb, fc.nat(), bodyArb(), contentTypeArb, headersArb, encodingArb,
     async (t, method, pathSeed, body, contentType, headers, how) => {
       const path = fc.sample(pathArb(t.service.modelName), { numRuns: 1, seed: pathSeed })[0];
@@ -278,7 +301,7 @@ test('API Gateway REST (v1) events with random methods, paths, headers, bodies a
 });
 
 test('API Gateway HTTP API (v2) and Function URL events, with stages and cookies', async () => {
-  await fc.assert(fc.asyncProperty(
+  await fuzz(fc.asyncProperty(
     targetArb(), methodArb, fc.nat(), bodyArb(), contentTypeArb, headersArb, encodingArb,
     fc.constantFrom('$default', 'prod', 'v1'), fc.boolean(), fc.array(fc.string({ maxLength: 12 }), { maxLength: 2 }),
     async (t, method, pathSeed, body, contentType, headers, how, stage, functionUrl, cookies) => {
@@ -301,7 +324,7 @@ test('malformed proxy events (fields of the wrong type or missing) are 4xx, not 
     fc.constant(undefined), fc.constant(null), fc.integer(), fc.boolean(), fc.constant({}), fc.constant([]), fc.string({ maxLength: 8 }),
   );
   const headers = fc.oneof(wrong, fc.dictionary(fc.constantFrom('content-type', 'Content-Type', 'cookie', 'x'), fc.string({ maxLength: 20 }), { maxKeys: 2 }));
-  await fc.assert(fc.asyncProperty(
+  await fuzz(fc.asyncProperty(
     targetArb(),
     fc.boolean(),
     fc.record({ body: wrong, headers, multiValueHeaders: wrong, path: wrong, isBase64Encoded: wrong, rawPath: wrong }, { requiredKeys: [] }),
@@ -317,7 +340,7 @@ test('malformed proxy events (fields of the wrong type or missing) are 4xx, not 
 });
 
 test('route() with random methods, paths, content types and bodies', async () => {
-  await fc.assert(fc.asyncProperty(
+  await fuzz(fc.asyncProperty(
     targetArb(), methodArb, fc.nat(), contentTypeArb, bodyArb(), headersArb,
     async (t, method, pathSeed, contentType, body, headers) => {
       const path = fc.sample(pathArb(t.service.modelName), { numRuns: 1, seed: pathSeed })[0];
@@ -330,7 +353,7 @@ test('route() with random methods, paths, content types and bodies', async () =>
 
 test('/classify with real photographs flipped, truncated, spliced and extended, raw and as base64 events', async () => {
   const demo = targets[0];
-  await fc.assert(fc.asyncProperty(
+  await fuzz(fc.asyncProperty(
     mutatedImageArb(), fc.constantFrom('image/jpeg', 'image/png', 'application/octet-stream', ''), fc.constantFrom('route', 'v1', 'v2'),
     async (bytes, contentType, via) => {
       const res = await noLeak(async () => {
@@ -344,7 +367,7 @@ test('/classify with real photographs flipped, truncated, spliced and extended, 
 });
 
 test('concurrent mutated images through a batching service: each answers on its own, nothing leaks', async () => {
-  await fc.assert(fc.asyncProperty(
+  await fuzz(fc.asyncProperty(
     fc.array(mutatedImageArb(), { minLength: 2, maxLength: 6 }),
     async (images) => {
       const answers = await noLeak(() => Promise.all(images.map((body) => route(batchedImages.service, { method: 'POST', path: '/classify', headers: { 'content-type': 'image/jpeg' }, body }))));
@@ -354,7 +377,7 @@ test('concurrent mutated images through a batching service: each answers on its 
 });
 
 test('random JSON for :predict and /infer on every task', async () => {
-  await fc.assert(fc.asyncProperty(
+  await fuzz(fc.asyncProperty(
     targetArb(), fc.oneof(predictBodyArb.map((b) => ['predict', b] as const), inferBodyArb.map((b) => ['infer', b] as const), csvArb.map((b) => ['csv', b] as const)),
     async (t, [kind, body]) => {
       const name = t.service.modelName;
@@ -367,7 +390,7 @@ test('random JSON for :predict and /infer on every task', async () => {
 });
 
 test('direct invocation with random JSON values', async () => {
-  await fc.assert(fc.asyncProperty(
+  await fuzz(fc.asyncProperty(
     targetArb(),
     fc.oneof(fc.jsonValue({ maxDepth: 3 }), predictBodyArb.map((s) => JSON.parse(s) as unknown), inferBodyArb.map((s) => JSON.parse(s) as unknown)),
     async (t, event) => {
