@@ -60,7 +60,8 @@ export interface GpuComputeProps {
   /**
    * The VPC the instances run in.
    *
-   * @default - a VPC with private subnets (and one NAT gateway) is created
+   * @default - a VPC with private subnets, one NAT gateway and an S3 gateway endpoint (model
+   * and image downloads do not pay NAT traffic) is created
    */
   readonly vpc?: ec2.IVpc;
 
@@ -79,9 +80,10 @@ export interface GpuComputeProps {
   readonly securityGroups?: ec2.ISecurityGroup[];
 
   /**
-   * The most vCPUs the capacity provider may run at once (12 to 15000).
+   * The most vCPUs the capacity provider may run at once (12 to 15000): a ceiling on the
+   * instances (and so the cost) it can scale to.
    *
-   * @default - Lambda's default
+   * @default 48 - twelve 4-vCPU GPU instances (g6.xlarge, g5.xlarge)
    */
   readonly maxVCpuCount?: number;
 

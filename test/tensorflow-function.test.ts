@@ -193,6 +193,20 @@ describe('GPU compute on Lambda Managed Instances', () => {
     template.hasResourceProperties('AWS::Lambda::Function', { FunctionScalingConfig: { MinExecutionEnvironments: 0 } });
   });
 
+  test('cost-aware defaults of a created capacity provider: a 48 vCPU ceiling, and an S3 gateway endpoint so model downloads skip the NAT', () => {
+    const stack = newStack();
+    new TensorFlowFunction(stack, 'Gpu', { model: Model.fromAsset(layersModelDir()), compute: Compute.gpu() });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::CapacityProvider', { CapacityProviderScalingConfig: Match.objectLike({ MaxVCpuCount: 48 }) });
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.s3']] },
+    });
+    const custom = newStack();
+    new TensorFlowFunction(custom, 'Gpu', { model: Model.fromAsset(layersModelDir()), compute: Compute.gpu({ maxVCpuCount: 400 }) });
+    Template.fromStack(custom).hasResourceProperties('AWS::Lambda::CapacityProvider', { CapacityProviderScalingConfig: Match.objectLike({ MaxVCpuCount: 400 }) });
+  });
+
   const gpuOn = (...types: string[]) => {
     const stack = newStack();
     new TensorFlowFunction(stack, 'Gpu', { model: Model.fromAsset(layersModelDir()), compute: Compute.gpu({ instanceTypes: types.map((t) => new ec2.InstanceType(t)) }) });

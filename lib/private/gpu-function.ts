@@ -14,6 +14,12 @@ import { TensorFlowValidationError } from './validation-error';
 /** Default GPU instance types: NVIDIA L4 and A10G, 24 GB each, the smallest sizes. */
 export const DEFAULT_GPU_INSTANCE_TYPES = ['g6.xlarge', 'g5.xlarge'];
 
+/**
+ * vCPUs a capacity provider created here may run at once unless told otherwise: 12
+ * g6.xlarge or g5.xlarge instances (4 vCPUs each), a cost ceiling for a first deployment.
+ */
+export const DEFAULT_MAX_VCPU = 48;
+
 /** Lambda's bounds for a capacity provider's maxVCpuCount. */
 export const MIN_VCPU = 12;
 export const MAX_VCPU = 15000;
@@ -147,7 +153,7 @@ function createCapacityProvider(scope: Construct, props: NonNullable<Compute['gp
     securityGroups,
     architectures: [lambda.Architecture.X86_64],
     instanceTypeFilter: lambda.InstanceTypeFilter.allow(props.instanceTypes ?? DEFAULT_GPU_INSTANCE_TYPES.map((t) => new ec2.InstanceType(t))),
-    maxVCpuCount: props.maxVCpuCount,
+    maxVCpuCount: props.maxVCpuCount ?? DEFAULT_MAX_VCPU,
     scalingOptions: props.scalingOptions,
   });
   acknowledgeManagedPolicy(provider, 'AWSLambdaManagedEC2ResourceOperator', 'The AWS managed operator policy for Lambda Managed Instances, which lets Lambda launch and manage the capacity provider\'s EC2 instances.');
@@ -164,6 +170,8 @@ function createVpc(scope: Construct): ec2.Vpc {
     ],
   });
   vpc.addFlowLog('FlowLog');
+  // Model downloads and image layers from S3 stay off the NAT gateway (billed per GB).
+  vpc.addGatewayEndpoint('S3Endpoint', { service: ec2.GatewayVpcEndpointAwsService.S3 });
   Validations.of(vpc).acknowledge({ id: 'AwsSolutions-EC23', reason: 'No inbound rules are added; the default security group is not used by the instances.' });
   return vpc;
 }
