@@ -115,6 +115,14 @@ async function serve(config: RuntimeConfig, flags: Flags): Promise<void> {
   const stop = () => {
     void server.close().then(() => process.exit(0));
   };
+  // The wasm backend cannot be started again inside this process: exit, for a process
+  // manager (or the user) to start a fresh one.
+  void server.backendFailed.then((fault) => {
+    process.stderr.write(`serverless-tf: the TensorFlow backend failed (${fault.error.name}: ${fault.error.message}) and cannot serve the model any more; `
+      + 'the requests in flight were answered 503 and the server stopped. Exiting with status 1: start it again '
+      + '(a process manager such as systemd or a Docker restart policy does this), and send fewer or smaller inputs per request.\n');
+    process.exit(1);
+  });
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

@@ -37,6 +37,24 @@ export const MAX_IMAGE_PIXELS_DEFAULT = 40_000_000;
 /** Most instances accepted in one request, to bound a single tensor's size. */
 export const MAX_INSTANCES_PER_REQUEST = 1024;
 
+/**
+ * Most images classified in one request (a TF Serving `:predict` body of `{"b64": ...}`
+ * instances). Images cost far more than rows: every image is one model input of the full
+ * input size whatever its bytes, and MobileNetV2 at 224x224 on the wasm backend takes about
+ * 26 MB of wasm heap per image of a batch (32 images: 1 GB resident; 256 exhaust the 4 GB
+ * heap, and the trap that follows breaks the backend for good). Their decoded pixels are
+ * bounded as well: all of a request's images together may have at most as many pixels as
+ * one image may (SERVERLESS_TF_MAX_IMAGE_PIXELS).
+ */
+export const MAX_IMAGES_PER_REQUEST = 32;
+
+/**
+ * Most dimensions a JSON tensor may have: more than any model input takes, and few enough
+ * that checking and flattening the nesting never runs deep (a body nested 100,000 deep is
+ * refused, not a stack overflow).
+ */
+export const MAX_TENSOR_RANK = 32;
+
 /** Default cache directory for models read from S3: /tmp is Lambda's only writable path. */
 export const CACHE_DIR_DEFAULT = '/tmp/serverless-tf/models';
 

@@ -59,6 +59,19 @@ export class ServiceUnavailableError extends InferenceError {
   }
 }
 
+/**
+ * 503: the TensorFlow backend failed (a WebAssembly trap such as `memory access out of
+ * bounds`), now or during an earlier request. Its heap is in an unknown state, so this
+ * environment answers no more inferences and is replaced; a retry reaches a fresh one.
+ * Counted as OutOfMemory: a trap is what running out of the wasm heap ends in.
+ */
+export class BackendFaultError extends ServiceUnavailableError {
+  public constructor(message: string, options?: { readonly cause?: unknown }) {
+    super(message, ERROR_KIND.OUT_OF_MEMORY);
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
 /** 405: the route exists but not for this method; `allow` lists the methods it takes. */
 export class MethodNotAllowedError extends InferenceError {
   public readonly statusCode = 405;
@@ -133,11 +146,28 @@ export class UnbatchableModelError extends Error {
   }
 }
 
+// The messages of WebAssembly traps (V8's wording) and of Emscripten's abort().
+const WASM_TRAP = /memory access out of bounds|unreachable|divide by zero|remainder by zero|integer overflow|invalid conversion to integer|table index is out of bounds|null function|function signature mismatch|indirect call|^Aborted\(/i;
+
+/**
+ * True when a thrown value is a fault of the backend itself, not of the input: a
+ * WebAssembly RuntimeError (a trap in a wasm kernel). Unlike a JavaScript error, a trap
+ * can leave the wasm heap corrupt, so the environment must not serve again.
+ */
+export function isBackendFault(err: unknown): boolean {
+  if (typeof WebAssembly !== 'undefined' && err instanceof WebAssembly.RuntimeError) return true;
+  // A RuntimeError made in another realm (a test sandbox) fails instanceof: match its name and wording.
+  return err instanceof Error && err.name === 'RuntimeError' && WASM_TRAP.test(err.message);
+}
+
 /** True when a thrown value is an out-of-memory condition (host, wasm heap or CUDA). */
 export function isOutOfMemory(err: unknown): boolean {
   const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   return OOM_PATTERNS.some((p) => p.test(text));
 }
+
+/** The answer to the request whose model call made the backend fail. */
+export const BACKEND_FAULT_MESSAGE = 'The TensorFlow backend failed during inference (its WebAssembly memory is exhausted or corrupt), so this environment is being replaced. Retry the request; if it fails again, send fewer or smaller inputs per request.';
 
 export interface HttpError {
   readonly statusCode: number;
@@ -156,6 +186,14 @@ export function toHttpError(err: unknown): HttpError {
     if (err instanceof ServiceUnavailableError) headers['Retry-After'] = String(err.retryAfterSeconds);
     if (err instanceof MethodNotAllowedError) headers.Allow = err.allow.join(', ');
     return { statusCode: err.statusCode, kind: err.kind, message: err.message, headers };
+  }
+  if (isBackendFault(err)) {
+    return {
+      statusCode: 503,
+      kind: ERROR_KIND.OUT_OF_MEMORY,
+      message: BACKEND_FAULT_MESSAGE,
+      headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+    };
   }
   if (isOutOfMemory(err)) {
     return {

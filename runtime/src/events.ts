@@ -47,10 +47,24 @@ function bodyOf(body: string | null | undefined, isBase64Encoded: boolean | unde
   return Buffer.from(clean, 'base64');
 }
 
+// Events are untrusted JSON: a field of the wrong type is a 400 that names it, not a TypeError.
+function method(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new BadRequestError(`The event's ${field} must be an HTTP method such as "POST"; got ${value === undefined ? 'none' : JSON.stringify(typeof value === 'string' ? value : typeof value)}.`);
+  }
+  return value;
+}
+
+function pathOf(value: unknown, field: string): string {
+  if (value === undefined || value === null) return '/';
+  if (typeof value !== 'string') throw new BadRequestError(`The event's ${field} must be a string; got ${typeof value}.`);
+  return value;
+}
+
 export function fromApiGatewayV1(event: APIGatewayProxyEvent): HttpRequest {
   return {
-    method: event.httpMethod,
-    path: event.path ?? '/',
+    method: method(event.httpMethod, 'httpMethod'),
+    path: pathOf(event.path, 'path'),
     headers: normalizeHeaders(event.multiValueHeaders as Record<string, string[]> | null, event.headers as Record<string, string> | null),
     body: bodyOf(event.body, event.isBase64Encoded),
   };
@@ -58,13 +72,18 @@ export function fromApiGatewayV1(event: APIGatewayProxyEvent): HttpRequest {
 
 /** HTTP API (v2) and Function URL events. A named stage prefixes rawPath; it is removed. */
 export function fromApiGatewayV2(event: APIGatewayProxyEventV2): HttpRequest {
-  const stage = event.requestContext.stage;
-  let path = event.rawPath ?? '/';
-  if (stage && stage !== '$default' && (path === `/${stage}` || path.startsWith(`/${stage}/`))) path = path.slice(stage.length + 1) || '/';
+  const stage: unknown = event.requestContext.stage;
+  const httpMethod = method(event.requestContext.http.method, 'requestContext.http.method');
+  let path = pathOf(event.rawPath, 'rawPath');
+  if (typeof stage === 'string' && stage && stage !== '$default' && (path === `/${stage}` || path.startsWith(`/${stage}/`))) path = path.slice(stage.length + 1) || '/';
   const headers = normalizeHeaders(event.headers as Record<string, string>);
-  if (event.cookies?.length) headers.cookie = event.cookies.join('; ');
+  const cookies: unknown = event.cookies;
+  if (cookies !== undefined && cookies !== null && !(Array.isArray(cookies) && cookies.every((c) => typeof c === 'string'))) {
+    throw new BadRequestError(`The event's cookies must be a list of strings; got ${Array.isArray(cookies) ? 'a list with other values' : typeof cookies}.`);
+  }
+  if (Array.isArray(cookies) && cookies.length) headers.cookie = cookies.join('; ');
   return {
-    method: event.requestContext.http.method,
+    method: httpMethod,
     path,
     headers,
     body: bodyOf(event.body, event.isBase64Encoded),
@@ -76,7 +95,38 @@ export function toProxyResponse(res: HttpResponse): { statusCode: number; header
   return { statusCode: res.statusCode, headers: res.headers, body: res.body, isBase64Encoded: false };
 }
 
-/** S3 event keys are URL-encoded with '+' for spaces. */
+/** S3 event keys are URL-encoded with '+' for spaces. A key that is not valid %-encoding is a 400. */
 export function decodeS3Key(key: string): string {
-  return decodeURIComponent(key.replace(/\+/g, ' '));
+  try {
+    return decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    throw new BadRequestError(`The S3 object key ${JSON.stringify(key.slice(0, 200))} in the event is not valid URL encoding (a % not followed by two hex digits, or bytes that are not UTF-8).`);
+  }
+}
+
+/** The object an S3 event record names. */
+export interface S3RecordObject {
+  readonly bucket: string;
+  /** Decoded. */
+  readonly key: string;
+  readonly etag?: string;
+  readonly size?: number;
+}
+
+/** Reads the bucket and key of an S3 event record (untrusted JSON): a 400 that names what is missing. */
+export function s3RecordObject(record: unknown): S3RecordObject {
+  const s3 = isObject(record) ? record.s3 : undefined;
+  const bucket = isObject(s3) && isObject(s3.bucket) ? s3.bucket.name : undefined;
+  const object = isObject(s3) ? s3.object : undefined;
+  const key = isObject(object) ? object.key : undefined;
+  if (typeof bucket !== 'string' || bucket === '' || typeof key !== 'string' || key === '') {
+    throw new BadRequestError('The S3 event record has no s3.bucket.name and s3.object.key strings: it is not an S3 event notification record.');
+  }
+  const o = object as Record<string, unknown>;
+  return {
+    bucket,
+    key: decodeS3Key(key),
+    ...(typeof o.eTag === 'string' ? { etag: o.eTag } : {}),
+    ...(typeof o.size === 'number' ? { size: o.size } : {}),
+  };
 }

@@ -111,6 +111,18 @@ function validateOptions(options: DecodeOptions): void {
 }
 
 /**
+ * The pixel count (width x height of the first frame) an image's header claims, read
+ * without decoding a pixel; undefined when the bytes are not a supported image or their
+ * header cannot be read (decodeImage then says what is wrong).
+ */
+export async function imagePixels(bytes: Uint8Array): Promise<number | undefined> {
+  if (!sniffImageType(bytes)) return undefined;
+  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const meta = await sharp(input, { limitInputPixels: false, pages: 1 }).metadata().catch(() => undefined);
+  return meta?.width && meta.height ? meta.width * meta.height : undefined;
+}
+
+/**
  * Decodes a JPEG, PNG, WebP or GIF (first frame) into uint8 HWC pixels: EXIF orientation
  * applied, converted to sRGB, alpha dropped, and greyscale expanded to 3 channels or RGB
  * reduced to 1, as asked. With `resize`, also resized to exactly width x height with

@@ -16,4 +16,6 @@ try {
   throw err;
 }
 
-export const handler = createHandler(service);
+// A backend fault (a WebAssembly trap) ends the process after its answer: Lambda then
+// replaces the execution environment instead of sending it more requests.
+export const handler = createHandler(service, { exitOnBackendFault: true });

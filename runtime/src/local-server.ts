@@ -1,12 +1,14 @@
 // The local HTTP server (`serverless-tf serve`): plain node:http in front of the same
 // router the Lambda handler uses, with the same body limit (Lambda's 6 MB by default).
-// Listens on loopback unless told otherwise.
+// Listens on loopback unless told otherwise. Once the backend fails (a WebAssembly trap),
+// it answers the requests in flight (503), stops, and says so through `backendFailed`.
 import { createServer } from 'node:http';
 import { route } from './routes';
 import { errorResponse } from './http';
 import { BadRequestError, PayloadTooLargeError } from './errors';
 import type { HttpResponse } from './http';
 import type { InferenceService } from './service';
+import type { BackendFault } from './backend-health';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -20,6 +22,11 @@ export interface LocalServerOptions {
 export interface LocalServer {
   readonly server: Server;
   readonly url: string;
+  /**
+   * Resolves once the backend has failed and the server, which stopped taking connections
+   * then, has answered the requests in flight: the process should end (`serverless-tf serve` exits 1).
+   */
+  readonly backendFailed: Promise<BackendFault>;
   close(): Promise<void>;
 }
 
@@ -28,6 +35,13 @@ export async function startLocalServer(service: InferenceService, options: Local
     void handle(service, req, res);
   });
   server.requestTimeout = 60_000;
+  const backendFailed = new Promise<BackendFault>((resolve) => {
+    service.onBackendFault((fault) => {
+      // Called during the failing model call: its answer and the others in flight still go
+      // out (with Connection: close), then the last connection's end closes the server.
+      server.close(() => resolve(fault));
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
@@ -37,6 +51,7 @@ export async function startLocalServer(service: InferenceService, options: Local
   return {
     server,
     url: `http://${host}:${addr.port}`,
+    backendFailed,
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
@@ -60,6 +75,8 @@ async function handle(service: InferenceService, req: IncomingMessage, res: Serv
     if (err instanceof PayloadTooLargeError) res.setHeader('Connection', 'close');
   }
   if (res.headersSent) return;
+  // A failed backend serves nothing more: no connection is kept open for another request.
+  if (service.backendFault) res.setHeader('Connection', 'close');
   res.writeHead(answer.statusCode, { ...answer.headers, 'Content-Length': Buffer.byteLength(answer.body) });
   res.end(req.method === 'HEAD' ? undefined : answer.body);
 }

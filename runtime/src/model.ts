@@ -4,6 +4,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigurationError } from './errors';
+import { isObject } from './guards';
 import type { BackendChoice, Tf } from './backend';
 import type { ModelFormatSetting } from './config';
 import type { DataType, GraphModel, LayersModel, NamedTensorMap, Tensor, io } from '@tensorflow/tfjs';
@@ -26,15 +28,49 @@ export interface ServableModel {
   dispose(): void;
 }
 
+const CONVERT_HINT = 'Export the model again (tensorflowjs_converter, or model.save() in TF.js) and deploy all of its files.';
+
+/**
+ * Reads and checks `dir`/model.json: a ConfigurationError that names the file and what is
+ * wrong with it (not JSON, no modelTopology, a bad weightsManifest), never a parser's or
+ * TF.js's own TypeError.
+ */
+export async function readModelJson(dir: string): Promise<io.ModelJSON> {
+  const path = join(dir, 'model.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigurationError(`${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigurationError(`${path} is not valid JSON (${(err as Error).message}): it is not a TF.js model.json, or it is truncated. ${CONVERT_HINT}`);
+  }
+  if (!isObject(json)) {
+    throw new ConfigurationError(`${path} holds ${Array.isArray(json) ? 'a JSON array' : `JSON ${json === null ? 'null' : typeof json}`}, not a TF.js model.json object. ${CONVERT_HINT}`);
+  }
+  if (!isObject(json.modelTopology)) {
+    throw new ConfigurationError(`${path} has no "modelTopology" object (${json.modelTopology === undefined ? 'the key is missing' : `it is ${json.modelTopology === null ? 'null' : typeof json.modelTopology}`}): it is not a TF.js graph or layers model. ${CONVERT_HINT}`);
+  }
+  const manifest = json.weightsManifest;
+  if (manifest !== undefined && !(Array.isArray(manifest) && manifest.every((g) => isObject(g) && Array.isArray(g.paths) && g.paths.every((p) => typeof p === 'string') && Array.isArray(g.weights)))) {
+    throw new ConfigurationError(`${path} has a "weightsManifest" that is not a list of {"paths": [...], "weights": [...]} groups. ${CONVERT_HINT}`);
+  }
+  return json as unknown as io.ModelJSON;
+}
+
 /** Detects the format of the model in `dir` from its files. */
 export async function detectFormat(dir: string): Promise<ModelFormat> {
   if (existsSync(join(dir, 'saved_model.pb'))) return 'saved_model';
   const path = join(dir, 'model.json');
-  if (!existsSync(path)) throw new Error(`No model.json or saved_model.pb in ${dir}.`);
-  const json = JSON.parse(await readFile(path, 'utf8')) as { format?: string; modelTopology?: Record<string, unknown> };
-  if (json.format === 'graph-model' || (json.modelTopology && 'node' in json.modelTopology)) return 'graph';
-  if (json.format === 'layers-model' || (json.modelTopology && ('class_name' in json.modelTopology || 'model_config' in json.modelTopology))) return 'layers';
-  throw new Error(`${path} is neither a TF.js graph model nor a layers model (its "format" is ${JSON.stringify(json.format)}).`);
+  if (!existsSync(path)) throw new ConfigurationError(`No model.json or saved_model.pb in ${dir}.`);
+  const json = await readModelJson(dir) as { format?: unknown; modelTopology: Record<string, unknown> };
+  if (json.format === 'graph-model' || 'node' in json.modelTopology) return 'graph';
+  if (json.format === 'layers-model' || 'class_name' in json.modelTopology || 'model_config' in json.modelTopology) return 'layers';
+  throw new ConfigurationError(`${path} is neither a TF.js graph model nor a layers model (its "format" is ${typeof json.format === 'string' ? JSON.stringify(json.format.slice(0, 40)) : String(json.format === undefined ? 'missing' : typeof json.format)}).`);
 }
 
 /**
@@ -45,7 +81,7 @@ export async function detectFormat(dir: string): Promise<ModelFormat> {
 export function folderIOHandler(tf: Tf, dir: string): io.IOHandler {
   return {
     load: async () => {
-      const modelJson = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as io.ModelJSON;
+      const modelJson = await readModelJson(dir);
       return tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
         const specs = manifest.flatMap((group) => group.weights);
         const shards = await Promise.all(manifest.flatMap((group) => group.paths.map((p) => readFile(join(dir, p)))));

@@ -85,17 +85,22 @@ async function routeRequest(service: InferenceService, req: HttpRequest, options
   }
 }
 
+// The health, status and readiness routes answer 503 once the backend has failed, so a
+// load balancer or orchestrator stops sending requests and replaces the process.
 function health(service: InferenceService): HttpResponse {
+  service.checkHealthy();
   const info = service.info;
   return jsonResponse(200, { status: 'ok', model: info.modelName, backend: info.backend.name, format: info.format, task: info.task });
 }
 
-function modelStatus(): HttpResponse {
+function modelStatus(service: InferenceService): HttpResponse {
+  service.checkHealthy();
   // The service exists only once the model is loaded and warmed, so it is AVAILABLE.
   return jsonResponse(200, { model_version_status: [{ version: '1', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }] });
 }
 
 function modelReady(service: InferenceService): HttpResponse {
+  service.checkHealthy();
   return jsonResponse(200, { name: service.modelName, ready: true });
 }
 

@@ -12,6 +12,8 @@ import { createObservability } from './observability';
 import { coalescedModel } from './coalescing/coalesced-model';
 import { describeCoalescing, resolveCoalescing } from './coalescing/queue';
 import { NotFoundError } from './errors';
+import { BackendHealth } from './backend-health';
+import type { BackendFault, BackendFaultListener } from './backend-health';
 import type { BackendChoice } from './backend';
 import type { RuntimeConfig } from './config';
 import type { ServableModel } from './model';
@@ -61,6 +63,7 @@ export class InferenceService {
   public readonly tabular?: TabularPredictor;
   public readonly coalescing: ResolvedCoalescing;
   private loadMs = 0;
+  private readonly health = new BackendHealth();
   /** Set after the warm-up prediction, which is not a request and emits no metrics. */
   private warm = false;
 
@@ -85,6 +88,7 @@ export class InferenceService {
         queueing: () => this.warm,
       })
       : model;
+    this.health.onFault((fault) => obs.logger.critical('The TensorFlow backend failed: this environment answers 503 from now on and must be replaced', { error: fault.error }));
     this.tensors = new TensorPredictor(tf, served);
     const task = config.task;
     if (task.type === 'image-classification') this.images = new ImageClassifier(tf, served, task, config);
@@ -100,6 +104,21 @@ export class InferenceService {
       modelName: this.modelName, backend: this.backend, format: this.model.format,
       task: this.config.task.type, modelDir: this.modelDir, loadMs: Math.round(this.loadMs), coalescing: this.coalescing,
     };
+  }
+
+  /** The backend's fault, once a model call has made it fail (a WebAssembly trap); undefined while healthy. */
+  public get backendFault(): BackendFault | undefined {
+    return this.health.fault;
+  }
+
+  /** Calls `listener` once, when the backend fails: the front door ends the process after answering. */
+  public onBackendFault(listener: BackendFaultListener): void {
+    this.health.onFault(listener);
+  }
+
+  /** Raises 503 once the backend has failed: the health and readiness routes answer with it. */
+  public checkHealthy(): void {
+    this.health.check();
   }
 
   /** Raises 404 unless `name` is this model's name (TF Serving's answer for an unknown servable). */
@@ -148,12 +167,15 @@ export class InferenceService {
     return this.tensors.warmUp();
   }
 
-  private async timed<T>(batchSize: number, work: () => Promise<T>): Promise<T> {
-    if (this.coalescing.maxRows > 1) return work();
-    const started = performance.now();
-    const result = await work();
-    this.obs.inference(performance.now() - started, batchSize);
-    return result;
+  /** Every model call of a request: refused once the backend has failed, and timed unless coalescing times it. */
+  private timed<T>(batchSize: number, work: () => Promise<T>): Promise<T> {
+    return this.health.run(async () => {
+      if (this.coalescing.maxRows > 1) return work();
+      const started = performance.now();
+      const result = await work();
+      this.obs.inference(performance.now() - started, batchSize);
+      return result;
+    });
   }
 }
 

@@ -1,6 +1,6 @@
 // JSON values <-> tensors, checked against the model's signature. Every mismatch is a
 // 422 that names the input, the expected shape or dtype, and what arrived.
-import { MAX_INSTANCES_PER_REQUEST } from './constants';
+import { MAX_INSTANCES_PER_REQUEST, MAX_TENSOR_RANK } from './constants';
 import { BadRequestError, UnprocessableError } from './errors';
 import type { Tf } from './backend';
 import type { TensorSpec } from './model';
@@ -30,17 +30,35 @@ export function v2Datatype(dtype: DataType): string {
   }
 }
 
-/** Shape of a rectangular nested array; throws 422 when ragged or not numeric. */
+/**
+ * Shape of a rectangular nested array; throws 422 when ragged, not numeric, or nested
+ * deeper than MAX_TENSOR_RANK (so checking it never recurses deeper than that).
+ */
 export function shapeOf(value: unknown, what: string): number[] {
   const shape: number[] = [];
   let level: unknown = value;
   while (Array.isArray(level)) {
+    if (shape.length === MAX_TENSOR_RANK) throw tooDeep(what);
     shape.push(level.length);
     if (level.length === 0) break;
     level = level[0];
   }
   checkRectangular(value, shape, 0, what);
   return shape;
+}
+
+/**
+ * All the values of a nested array, in order, however ragged; 422 when nested deeper than
+ * MAX_TENSOR_RANK. (`flat(Infinity)` recurses once per level: 100,000 levels overflow the stack.)
+ */
+export function flattenValues(value: readonly unknown[], what: string): unknown[] {
+  const flat = value.flat(MAX_TENSOR_RANK - 1);
+  if (flat.some(Array.isArray)) throw tooDeep(what);
+  return flat;
+}
+
+function tooDeep(what: string): UnprocessableError {
+  return new UnprocessableError(`${what}: arrays are nested more than ${MAX_TENSOR_RANK} deep; a tensor has at most ${MAX_TENSOR_RANK} dimensions.`);
 }
 
 function checkRectangular(value: unknown, shape: number[], depth: number, what: string): void {
@@ -78,9 +96,20 @@ export function formatShape(shape: readonly (number | null)[]): string {
   return `[${shape.map((d) => (d === null ? -1 : d)).join(',')}]`;
 }
 
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+/** The largest finite float32. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
 /** Builds a tensor for `spec` from a flat list of values and a full shape. */
 export function tensorFrom(tf: Tf, spec: TensorSpec, values: ArrayLike<number | boolean>, shape: number[]): Tensor {
+  if (shape.length > MAX_TENSOR_RANK) {
+    throw new UnprocessableError(`Input '${spec.name}': shape ${formatShape(shape.slice(0, 8))}... has ${shape.length} dimensions; a tensor has at most ${MAX_TENSOR_RANK}.`);
+  }
   checkShape(spec, shape);
+  if (shape.includes(0)) {
+    throw new UnprocessableError(`Input '${spec.name}': shape ${formatShape(shape)} has a dimension of size 0, so the tensor holds no values; send at least one value along every dimension.`);
+  }
   const size = shape.reduce((a, b) => a * b, 1);
   if (values.length !== size) {
     throw new UnprocessableError(`Input '${spec.name}': shape ${formatShape(shape)} needs ${size} values, got ${values.length}.`);
@@ -91,6 +120,18 @@ export function tensorFrom(tf: Tf, spec: TensorSpec, values: ArrayLike<number | 
       const v = values[i];
       if (typeof v === 'number' && !Number.isInteger(v)) {
         throw new UnprocessableError(`Input '${spec.name}' has dtype int32; value ${v} at index ${i} is not an integer.`);
+      }
+      // Int32Array would wrap it around silently.
+      if (typeof v === 'number' && (v < INT32_MIN || v > INT32_MAX)) {
+        throw new UnprocessableError(`Input '${spec.name}' has dtype int32; value ${v} at index ${i} is out of its range [${INT32_MIN}, ${INT32_MAX}].`);
+      }
+    }
+  } else if (spec.dtype === 'float32') {
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      // Float32Array would make a finite value past float32's range Infinity, and the answer null.
+      if (typeof v === 'number' && Number.isFinite(v) && !Number.isFinite(Math.fround(v))) {
+        throw new UnprocessableError(`Input '${spec.name}' has dtype float32; value ${v} at index ${i} is out of its range (magnitude at most ${FLOAT32_MAX.toPrecision(8)}).`);
       }
     }
   }

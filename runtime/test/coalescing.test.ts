@@ -2,9 +2,6 @@
 // model call, bounded by a number of rows and a wait; each request gets its own answer or its own
 // error; nothing leaks (tensors, timers). Real models throughout: the hand-written linear
 // graph (y = x.W + b), the Iris classifier trained here, and the demo MobileNetV2.
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
@@ -17,7 +14,7 @@ import { loadModel } from '../src/model';
 import { createObservability } from '../src/observability';
 import { route } from '../src/routes';
 import { InferenceService } from '../src/service';
-import { DEMO_MODEL_DIR, IRIS_FEATURES, demoTask, irisData, linearGraphModel, sample, trainIrisModel, useWasm } from './support/models';
+import { DEMO_MODEL_DIR, IRIS_FEATURES, constNode, demoTask, dim, irisData, linearGraphModel, placeholderNode, sample, trainIrisModel, useWasm, writeGraphModel } from './support/models';
 import type { BackendName } from '../src/backend';
 import type { CoalescingOptions } from '../src/coalescing/queue';
 import type { ServableModel } from '../src/model';
@@ -350,24 +347,11 @@ describe('through the service: tasks share batched model calls', () => {
 
   test('a model whose output is not batch-major is found by the warm-up call and served unbatched, with correct answers', async () => {
     // y = sum of x over the batch axis: [n, 3] -> [3]. Batching it would mix requests.
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'sum-model-'));
-    const dim = (...sizes: number[]) => ({ dim: sizes.map((s) => ({ size: String(s) })) });
-    await writeFile(path.join(dir, 'model.json'), JSON.stringify({
-      format: 'graph-model',
-      generatedBy: '2.15.0',
-      convertedBy: 'hand-written for cdk-serverless-tensorflow tests',
-      modelTopology: {
-        node: [
-          { name: 'x', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: dim(-1, 3) } } },
-          { name: 'axis', op: 'Const', attr: { dtype: { type: 'DT_INT32' }, value: { tensor: { dtype: 'DT_INT32', tensorShape: {} } } } },
-          { name: 'y', op: 'Sum', input: ['x', 'axis'], attr: { T: { type: 'DT_FLOAT' }, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } } },
-        ],
-        library: {},
-        versions: { producer: 1482 },
-      },
-      weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'axis', shape: [], dtype: 'int32' }] }],
-    }));
-    await writeFile(path.join(dir, 'w.bin'), Buffer.from(new Int32Array([0]).buffer));
+    const dir = await writeGraphModel('sum-model', [
+      placeholderNode('x', 'DT_FLOAT', dim(-1, 3)),
+      constNode('axis', 'DT_INT32', {}),
+      { name: 'y', op: 'Sum', input: ['x', 'axis'], attr: { T: { type: 'DT_FLOAT' }, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } } },
+    ], [{ name: 'axis', shape: [], dtype: 'int32', values: [0] }]);
     const obs = createObservability('sum');
     const warn = jest.spyOn(obs.logger, 'warn');
     const batchSizes: number[] = [];

@@ -1,10 +1,11 @@
 // Image classification: bytes -> decode (sharp) -> the model's own preprocessing ->
 // one batched prediction -> top-k labels. Each image that cannot be decoded gets its
 // own error; the others are still classified.
-import { decodeImage } from '../image-decode';
+import { decodeImage, imagePixels } from '../image-decode';
 import { batchImagesToTensor, resolveInputSize } from '../image-preprocess';
 import { topK, rows } from './postprocess';
-import { ConfigurationError, UnprocessableError } from '../errors';
+import { ConfigurationError, PayloadTooLargeError, UnprocessableError } from '../errors';
+import { MAX_IMAGES_PER_REQUEST } from '../constants';
 import { outputWidth } from './output-width';
 import type { Tf } from '../backend';
 import type { ServableModel, TensorSpec } from '../model';
@@ -12,6 +13,7 @@ import type { ImageClassificationTaskConfig } from '../task-config';
 import type { LabelScore } from './postprocess';
 
 export interface ImageLimits {
+  /** The most pixels one image may have; a request's images together may have no more. */
   readonly maxImagePixels: number;
 }
 
@@ -53,8 +55,13 @@ export class ImageClassifier {
     this.preprocess = { ...task, inputDtype: this.input.dtype === 'int32' ? 'int32' : 'float32' };
   }
 
-  /** Classifies each image; an image that fails gets its error in its place. */
+  /**
+   * Classifies each image; an image that fails gets its error in its place. More than
+   * MAX_IMAGES_PER_REQUEST images, or more pixels in all than one image may have, are
+   * refused as a whole (413) before any pixel is decoded.
+   */
   public async classify(images: readonly Uint8Array[]): Promise<(LabelScore[] | Error)[]> {
+    await this.checkRequestSize(images);
     const decoded = await Promise.all(images.map((bytes) => this.decode(bytes).catch((err: Error) => err)));
     const good = decoded.flatMap((d, i) => (d instanceof Error ? [] : [{ d, i }]));
     const results: (LabelScore[] | Error)[] = decoded.map((d) => (d instanceof Error ? d : []));
@@ -64,6 +71,21 @@ export class ImageClassifier {
       results[g.i] = topK(scores[j], this.task.labels, this.k, this.task.softmax);
     });
     return results;
+  }
+
+  private async checkRequestSize(images: readonly Uint8Array[]): Promise<void> {
+    const split = `Send at most ${MAX_IMAGES_PER_REQUEST} images per request (split the request), or, for many images, an S3 batch input (JSON Lines, one {"b64": ...} per line).`;
+    if (images.length > MAX_IMAGES_PER_REQUEST) {
+      throw new PayloadTooLargeError(`The request has ${images.length} images; the limit is ${MAX_IMAGES_PER_REQUEST} images per request. ${split}`);
+    }
+    // One image is bounded by decodeImage's own pixel limit.
+    if (images.length < 2) return;
+    const max = this.limits.maxImagePixels;
+    const pixels = await Promise.all(images.map((bytes) => imagePixels(bytes)));
+    const total = pixels.reduce<number>((sum, n) => sum + (n ?? 0), 0);
+    if (total > max) {
+      throw new PayloadTooLargeError(`The request's ${images.length} images have ${total} pixels in all; the limit is ${max} pixels per request (the most one image may have). Send fewer or smaller images per request: downscale them to about the model's input size (${this.size[1]}x${this.size[0]}), or split the request.`);
+    }
   }
 
   /** One prediction on a blank image: compiles kernels and allocates buffers during init. */

@@ -5,6 +5,7 @@ import { BadRequestError, ConfigurationError, UnprocessableError } from '../erro
 import { MAX_INSTANCES_PER_REQUEST } from '../constants';
 import { isObject } from '../guards';
 import { outputWidth } from './output-width';
+import { FLOAT32_MAX } from '../tensor-codec';
 import { rows, topK, round } from './postprocess';
 import type { Tf } from '../backend';
 import type { ServableModel, TensorSpec } from '../model';
@@ -108,7 +109,19 @@ export class TabularPredictor {
 function toNumber(v: unknown, feature: string, where: string): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
   if (!Number.isFinite(n)) {
-    throw new UnprocessableError(`${where}: feature '${feature}' must be a finite number; got ${JSON.stringify(v)}.`);
+    throw new UnprocessableError(`${where}: feature '${feature}' must be a finite number; got ${describeValue(v)}.`);
+  }
+  // The model takes float32: a larger magnitude would become Infinity, and the answer null.
+  if (!Number.isFinite(Math.fround(n))) {
+    throw new UnprocessableError(`${where}: feature '${feature}' is ${n}, out of float32 range (magnitude at most ${FLOAT32_MAX.toPrecision(8)}).`);
   }
   return n;
+}
+
+/** A value as a message names it: short, and without walking nested values (they may be nested 100,000 deep). */
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (v === null || typeof v !== 'object') return String(v);
+  return 'an object';
 }

@@ -3,7 +3,7 @@
 // model's signature. Served for every task, as TF Serving and KServe do.
 import { BadRequestError, UnprocessableError } from '../errors';
 import { isObject } from '../guards';
-import { V2_DATATYPES, formatShape, shapeOf, tensorFrom, tensorFromInstances, tensorFromNested, v2Datatype, zerosFor } from '../tensor-codec';
+import { V2_DATATYPES, flattenValues, formatShape, shapeOf, tensorFrom, tensorFromInstances, tensorFromNested, v2Datatype, zerosFor } from '../tensor-codec';
 import type { Tf } from '../backend';
 import type { ServableModel, TensorSpec } from '../model';
 import type { Tensor } from '@tensorflow/tfjs';
@@ -53,7 +53,7 @@ export class TensorPredictor {
         }
         const shape = raw.shape as unknown[];
         if (!shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) throw new BadRequestError(`inputs[${i}].shape must be a list of non-negative integers.`);
-        const data = Array.isArray(raw.data) ? (raw.data as unknown[]).flat(Infinity) : [raw.data];
+        const data = Array.isArray(raw.data) ? flattenValues(raw.data as unknown[], `inputs[${i}].data`) : [raw.data];
         shapeOf(data, `inputs[${i}].data`);
         tensors[spec.name] = tensorFrom(this.tf, spec, data as (number | boolean)[], shape as number[]);
       });

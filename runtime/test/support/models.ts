@@ -104,34 +104,58 @@ export async function twoInputModel(): Promise<string> {
   return dir;
 }
 
+/** A weight of a hand-written graph model: its values go into the one shard, in order. */
+export interface GraphWeight {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly dtype: 'float32' | 'int32';
+  readonly values: readonly number[];
+}
+
+/** A graph node's shape attribute: `dim(-1, 3)` is [-1, 3]. */
+export const dim = (...sizes: number[]) => ({ dim: sizes.map((s) => ({ size: String(s) })) });
+
 /**
- * A TF.js graph model written by hand: y = x . W + b, x: [-1, 3] float32, W: [3, 2],
- * b: [2]. The same JSON tensorflowjs_converter writes for such a graph.
+ * Writes a TF.js graph model by hand into a new temporary folder: the `nodes` of its graph
+ * and its weights in one shard, the same model.json tensorflowjs_converter writes for such
+ * a graph. Returns the folder.
  */
-export async function linearGraphModel(): Promise<{ dir: string; W: number[][]; b: number[] }> {
-  const W = [[1, -1], [0.5, 2], [-2, 0.25]];
-  const b = [0.1, -0.2];
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'graph-model-'));
-  const dim = (...sizes: number[]) => ({ dim: sizes.map((s) => ({ size: String(s) })) });
+export async function writeGraphModel(prefix: string, nodes: readonly Record<string, unknown>[], weights: readonly GraphWeight[]): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `${prefix}-`));
   const modelJson = {
     format: 'graph-model',
     generatedBy: '2.15.0',
     convertedBy: 'hand-written for cdk-serverless-tensorflow tests',
-    modelTopology: {
-      node: [
-        { name: 'x', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: dim(-1, 3) } } },
-        { name: 'W', op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim(3, 2) } } } },
-        { name: 'b', op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim(2) } } } },
-        { name: 'MatMul', op: 'MatMul', input: ['x', 'W'], attr: { T: { type: 'DT_FLOAT' }, transpose_a: { b: false }, transpose_b: { b: false } } },
-        { name: 'y', op: 'AddV2', input: ['MatMul', 'b'], attr: { T: { type: 'DT_FLOAT' } } },
-      ],
-      library: {},
-      versions: { producer: 1482 },
-    },
-    weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: [{ name: 'W', shape: [3, 2], dtype: 'float32' }, { name: 'b', shape: [2], dtype: 'float32' }] }],
+    modelTopology: { node: nodes, library: {}, versions: { producer: 1482 } },
+    weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: weights.map(({ name, shape, dtype }) => ({ name, shape, dtype })) }],
   };
+  const shard = Buffer.concat(weights.map((w) => Buffer.from((w.dtype === 'int32' ? new Int32Array(w.values) : new Float32Array(w.values)).buffer)));
   await writeFile(path.join(dir, 'model.json'), JSON.stringify(modelJson));
-  await writeFile(path.join(dir, 'group1-shard1of1.bin'), Buffer.from(new Float32Array([...W.flat(), ...b]).buffer));
+  await writeFile(path.join(dir, 'group1-shard1of1.bin'), shard);
+  return dir;
+}
+
+/** A graph Const node: its value is the weight of the same name. */
+export function constNode(name: string, dtype: 'DT_FLOAT' | 'DT_INT32', shape: ReturnType<typeof dim> | Record<string, never>): Record<string, unknown> {
+  return { name, op: 'Const', attr: { dtype: { type: dtype }, value: { tensor: { dtype, tensorShape: shape } } } };
+}
+
+/** A graph input. */
+export function placeholderNode(name: string, dtype: 'DT_FLOAT' | 'DT_INT32', shape: ReturnType<typeof dim>): Record<string, unknown> {
+  return { name, op: 'Placeholder', attr: { dtype: { type: dtype }, shape: { shape } } };
+}
+
+/** A TF.js graph model written by hand: y = x . W + b, x: [-1, 3] float32, W: [3, 2], b: [2]. */
+export async function linearGraphModel(): Promise<{ dir: string; W: number[][]; b: number[] }> {
+  const W = [[1, -1], [0.5, 2], [-2, 0.25]];
+  const b = [0.1, -0.2];
+  const dir = await writeGraphModel('graph-model', [
+    placeholderNode('x', 'DT_FLOAT', dim(-1, 3)),
+    constNode('W', 'DT_FLOAT', dim(3, 2)),
+    constNode('b', 'DT_FLOAT', dim(2)),
+    { name: 'MatMul', op: 'MatMul', input: ['x', 'W'], attr: { T: { type: 'DT_FLOAT' }, transpose_a: { b: false }, transpose_b: { b: false } } },
+    { name: 'y', op: 'AddV2', input: ['MatMul', 'b'], attr: { T: { type: 'DT_FLOAT' } } },
+  ], [{ name: 'W', shape: [3, 2], dtype: 'float32', values: W.flat() }, { name: 'b', shape: [2], dtype: 'float32', values: b }]);
   return { dir, W, b };
 }
 
