@@ -2,7 +2,7 @@
 // A bad configuration fails the init phase with a message that names the variable,
 // what it holds and what it should hold: that is a deployment error, not a request error.
 import {
-  CACHE_DIR_DEFAULT, ENV, JOBS_TTL_DAYS_DEFAULT, JOBS_UPLOAD_EXPIRY_SECONDS_DEFAULT, JOBS_UPLOAD_EXPIRY_SECONDS_MAX, MAX_BODY_BYTES_DEFAULT, MAX_IMAGE_PIXELS_DEFAULT, MODEL_NAME_DEFAULT,
+  CACHE_DIR_DEFAULT, ENV, JOBS_TTL_DAYS_DEFAULT, JOBS_UPLOAD_EXPIRY_SECONDS_DEFAULT, JOBS_UPLOAD_EXPIRY_SECONDS_MAX, MAX_BODY_BYTES_DEFAULT, MAX_IMAGE_PIXELS_DEFAULT, MODEL_NAME_DEFAULT, IMAGE_BYTES_PER_PIXEL, IMAGE_MEMORY_SHARE,
 } from './constants';
 import { BATCH_CHUNK_BYTES_DEFAULT, BATCH_CHUNK_BYTES_MIN, BATCH_ROWS_DEFAULT, MAX_INSTANCES_PER_REQUEST } from './constants';
 import { ConfigurationError } from './errors';
@@ -91,7 +91,7 @@ export function configFromEnv(env: Env = process.env): RuntimeConfig {
     task: parseTaskConfig(taskJson ?? '{"type":"tensor"}', ENV.TASK),
     backend: oneOf(ENV.BACKEND, env[ENV.BACKEND] ?? 'auto', BACKEND_SETTINGS),
     maxBodyBytes: positiveInt(ENV.MAX_BODY_BYTES, env[ENV.MAX_BODY_BYTES], MAX_BODY_BYTES_DEFAULT),
-    maxImagePixels: positiveInt(ENV.MAX_IMAGE_PIXELS, env[ENV.MAX_IMAGE_PIXELS], MAX_IMAGE_PIXELS_DEFAULT),
+    maxImagePixels: positiveInt(ENV.MAX_IMAGE_PIXELS, env[ENV.MAX_IMAGE_PIXELS], defaultMaxImagePixels(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE)),
     cacheDir: env[ENV.CACHE_DIR] ?? CACHE_DIR_DEFAULT,
     outputBucket: env[ENV.OUTPUT_BUCKET] || undefined,
     outputPrefix: env[ENV.OUTPUT_PREFIX] ?? 'predictions/',
@@ -246,6 +246,18 @@ export function oneOf<T extends string>(name: string, value: string, allowed: re
     throw new ConfigurationError(`${name} must be one of ${allowed.join(', ')}; got "${value}".`);
   }
   return value as T;
+}
+
+/**
+ * The default pixel limit: under Lambda, what IMAGE_MEMORY_SHARE of the function's memory
+ * holds at IMAGE_BYTES_PER_PIXEL (at most MAX_IMAGE_PIXELS_DEFAULT, at least 1 MP); elsewhere
+ * (the local server, tests) MAX_IMAGE_PIXELS_DEFAULT.
+ */
+export function defaultMaxImagePixels(memoryMb: string | undefined): number {
+  const mb = Number(memoryMb);
+  if (!memoryMb || !Number.isFinite(mb) || mb <= 0) return MAX_IMAGE_PIXELS_DEFAULT;
+  const pixels = Math.floor((mb * 1024 * 1024 * IMAGE_MEMORY_SHARE) / IMAGE_BYTES_PER_PIXEL);
+  return Math.max(1_000_000, Math.min(MAX_IMAGE_PIXELS_DEFAULT, pixels));
 }
 
 export function positiveInt(name: string, value: string | undefined, fallback: number): number {

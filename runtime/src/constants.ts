@@ -34,6 +34,38 @@ export const MAX_BODY_BYTES_DEFAULT = 6 * 1024 * 1024;
 /** Largest image accepted before decoding: 40 megapixels (a 6000x6000 photo is 36 MP). */
 export const MAX_IMAGE_PIXELS_DEFAULT = 40_000_000;
 
+/**
+ * What one pixel of an image being classified costs the process at its peak: sharp's
+ * decoded RGB (3 B), the float32 copy TF.js makes of it (12 B) and the float32 tensor it
+ * resizes from (12 B, in the wasm heap, which never shrinks). Measured as the peak resident
+ * size over the process's size after init: 10 MP 29 B/pixel, 20 MP 29, 40 MP 27; 32 leaves a
+ * margin. (Before the tensor was float32 from the start, 40 MP peaked at 1.87 GB.)
+ */
+export const IMAGE_BYTES_PER_PIXEL = 32;
+
+/**
+ * The share of the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) that images being
+ * decoded and resized may take at once; the rest is for the runtime (about 230 MB), the
+ * model and its activations. Under Lambda the default pixel limit is this share over
+ * IMAGE_BYTES_PER_PIXEL (1024 MB: 20 MP; 2048 MB and more: 40 MP, MAX_IMAGE_PIXELS_DEFAULT),
+ * and the images being decoded at once, across concurrent requests, share that many pixels.
+ */
+export const IMAGE_MEMORY_SHARE = 0.6;
+
+/**
+ * Most scans (SOS markers) a JPEG may have. Encoders write one (baseline) or about ten
+ * (progressive: libjpeg's and mozjpeg's scripts); libjpeg decodes the whole coefficient
+ * buffer once per scan, so a 6000x6000 file of 95,000 tiny scans takes minutes of CPU and a
+ * thread of libuv's pool. Counted before decoding.
+ */
+export const MAX_JPEG_SCANS = 100;
+
+/**
+ * The most time sharp may spend decoding and resizing one image: a second bound after the
+ * scan count, for any other input that decodes slowly. Lambda's own timeout is minutes.
+ */
+export const IMAGE_DECODE_TIMEOUT_SECONDS = 10;
+
 /** Most instances accepted in one request, to bound a single tensor's size. */
 export const MAX_INSTANCES_PER_REQUEST = 1024;
 

@@ -5,7 +5,8 @@
 // escape as 500s.
 import sharp from 'sharp';
 import type { OutputInfo } from 'sharp';
-import { BadRequestError, InferenceError, PayloadTooLargeError, UnsupportedMediaTypeError, isOutOfMemory } from './errors';
+import { BadRequestError, InferenceError, PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError, isOutOfMemory } from './errors';
+import { IMAGE_DECODE_TIMEOUT_SECONDS, MAX_JPEG_SCANS } from './constants';
 
 // sharp's operation cache (libvips' cache of recent operations and their results, 50 MB by
 // default) only pays off when the same image is processed again with the same operations.
@@ -90,11 +91,46 @@ function mapSharpError(err: unknown, type: SupportedImageType, maxPixels: number
   if (/exceeds pixel limit/i.test(message)) {
     return new PayloadTooLargeError(`The image has more than ${maxPixels} pixels, the limit. Send a smaller image.`);
   }
+  if (/\btimeout: \d+% complete/i.test(message)) {
+    return new UnprocessableError(`The ${type} image took more than ${IMAGE_DECODE_TIMEOUT_SECONDS} s to decode and was abandoned. Send a smaller or simpler image (e.g. a baseline JPEG near the model's input size).`);
+  }
   if (/unsupported image format/i.test(message)) {
     return new UnsupportedMediaTypeError(`The body starts like ${type} but is not a readable image. Send one of: ${ACCEPTED}.`);
   }
   // libvips' message is not used: under concurrency it can carry another request's decoder text.
   return new BadRequestError(`The ${type} image could not be decoded: it is corrupt or truncated. Send a complete ${type} file.`);
+}
+
+/**
+ * The number of scans (SOS segments) of a JPEG, counting at most to `limit + 1`: walks the
+ * marker segments by their lengths, and each scan's entropy-coded data to the next marker
+ * (0xFF followed by neither 0x00, a stuffed byte, nor a restart marker). Linear in the
+ * bytes and allocation-free; a truncated file counts the scans it has.
+ */
+export function jpegScanCount(bytes: Uint8Array, limit: number = MAX_JPEG_SCANS): number {
+  let scans = 0;
+  let i = 2; // after SOI
+  while (i + 1 < bytes.length) {
+    if (bytes[i] !== 0xff) return scans; // not at a marker: corrupt, decodeImage says so
+    const marker = bytes[i + 1];
+    if (marker === 0xff) { i++; continue; } // fill byte
+    if (marker === 0xd9) return scans; // EOI
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) { i += 2; continue; } // no length
+    if (i + 3 >= bytes.length) return scans;
+    const length = (bytes[i + 2] << 8) | bytes[i + 3];
+    i += 2 + length;
+    if (marker !== 0xda) continue;
+    if (++scans > limit) return scans;
+    // The scan's entropy-coded data runs to the next marker.
+    for (;;) {
+      i = bytes.indexOf(0xff, i);
+      if (i < 0 || i + 1 >= bytes.length) return scans;
+      const next = bytes[i + 1];
+      if (next !== 0x00 && !(next >= 0xd0 && next <= 0xd7) && next !== 0xff) break;
+      i += next === 0xff ? 1 : 2;
+    }
+  }
+  return scans;
 }
 
 function validateOptions(options: DecodeOptions): void {
@@ -138,6 +174,15 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Pr
   const type = sniffImageType(bytes);
   if (!type) throw unsupported(bytes);
 
+  // libjpeg decodes the whole image once per scan of a progressive JPEG: thousands of tiny
+  // scans are minutes of CPU, refused before a pixel is decoded.
+  if (type === 'image/jpeg') {
+    const scans = jpegScanCount(bytes, MAX_JPEG_SCANS);
+    if (scans > MAX_JPEG_SCANS) {
+      throw new UnprocessableError(`The JPEG has more than ${MAX_JPEG_SCANS} scans (progressive passes), the limit; encoders write 1 (baseline) to about 10. Re-encode it (e.g. as a baseline JPEG) and send it again.`);
+    }
+  }
+
   // A view of the caller's bytes, not a copy.
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const maxPixels = Math.floor(options.maxPixels);
@@ -166,7 +211,9 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Pr
   pipeline = options.channels === 3
     ? pipeline.toColourspace('srgb').removeAlpha() // greyscale -> 3 bands, CMYK/ICC -> sRGB
     : pipeline.greyscale().removeAlpha();
-  pipeline = pipeline.raw({ depth: 'uchar' }); // 16-bit PNGs come out as 8-bit too
+  pipeline = pipeline.raw({ depth: 'uchar' }) // 16-bit PNGs come out as 8-bit too
+    // A time bound on libvips' work, whatever makes it slow; it stops the decode itself.
+    .timeout({ seconds: IMAGE_DECODE_TIMEOUT_SECONDS });
 
   let out: { data: Buffer; info: OutputInfo };
   try {

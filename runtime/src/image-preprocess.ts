@@ -77,7 +77,8 @@ function resized(tf: Tf, pixels: ImagePixels, task: ImagePreprocessConfig, [h, w
   if (data.length !== width * height * channels) {
     throw new Error(`Image pixels hold ${data.length} values; ${width}x${height}x${channels} needs ${width * height * channels}.`);
   }
-  const x = tf.tensor3d(data, [height, width, channels], 'int32');
+  // float32 from the start: resizing an int32 tensor would cast a second full-size copy first.
+  const x = tf.tensor3d(data, [height, width, channels], 'float32');
   const method = task.resize ?? 'tf-bilinear';
   if (height === h && width === w) return tf.cast(x, 'float32');
   if (method.startsWith('sharp-')) {

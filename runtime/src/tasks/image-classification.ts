@@ -2,6 +2,7 @@
 // one batched prediction -> top-k labels. Each image that cannot be decoded gets its
 // own error; the others are still classified.
 import { decodeImage, imagePixels } from '../image-decode';
+import { PixelBudget } from '../pixel-budget';
 import { batchImagesToTensor, resolveInputSize } from '../image-preprocess';
 import { topK, rows } from './postprocess';
 import { ConfigurationError, PayloadTooLargeError, UnprocessableError } from '../errors';
@@ -11,6 +12,8 @@ import type { Tf } from '../backend';
 import type { ServableModel, TensorSpec } from '../model';
 import type { ImageClassificationTaskConfig } from '../task-config';
 import type { LabelScore } from './postprocess';
+import type { DecodedImage } from '../image-decode';
+import type { Tensor } from '@tensorflow/tfjs';
 
 export interface ImageLimits {
   /** The most pixels one image may have; a request's images together may have no more. */
@@ -23,6 +26,8 @@ export class ImageClassifier {
   private readonly channels: 1 | 3;
   private readonly k: number;
   private readonly preprocess: ImageClassificationTaskConfig & { readonly inputDtype: 'float32' | 'int32' };
+  /** The pixels being decoded and resized at once, across requests: at most the pixel limit. */
+  private readonly budget: PixelBudget;
 
   public constructor(private readonly tf: Tf, private readonly model: ServableModel, private readonly task: ImageClassificationTaskConfig, private readonly limits: ImageLimits) {
     this.size = resolveInputSize(task.inputSize);
@@ -53,46 +58,57 @@ export class ImageClassifier {
     this.k = task.topK ?? Math.min(5, model.outputs[0]?.shape?.[1] ?? 5);
     // Models exported with uint8/int32 image inputs take raw pixel values.
     this.preprocess = { ...task, inputDtype: this.input.dtype === 'int32' ? 'int32' : 'float32' };
+    this.budget = new PixelBudget(Math.max(1, Math.floor(Math.min(limits.maxImagePixels, Number.MAX_SAFE_INTEGER))));
   }
 
   /**
    * Classifies each image; an image that fails gets its error in its place. More than
    * MAX_IMAGES_PER_REQUEST images, or more pixels in all than one image may have, are
-   * refused as a whole (413) before any pixel is decoded.
+   * refused as a whole (413) before any pixel is decoded. Decoding and resizing wait for
+   * the request's pixels in the process's pixel budget, so concurrent requests never hold
+   * more decoded pixels than the limit.
    */
   public async classify(images: readonly Uint8Array[]): Promise<(LabelScore[] | Error)[]> {
-    await this.checkRequestSize(images);
-    const decoded = await Promise.all(images.map((bytes) => this.decode(bytes).catch((err: Error) => err)));
-    const good = decoded.flatMap((d, i) => (d instanceof Error ? [] : [{ d, i }]));
-    const results: (LabelScore[] | Error)[] = decoded.map((d) => (d instanceof Error ? d : []));
-    if (good.length === 0) return results;
-    const scores = await this.scores(good.map((g) => g.d));
-    good.forEach((g, j) => {
-      results[g.i] = topK(scores[j], this.task.labels, this.k, this.task.softmax);
+    const pixels = await this.checkRequestSize(images);
+    const { results, good, x } = await this.budget.run(pixels, () => this.prepare(images));
+    if (!x) return results;
+    const scores = await this.scores(x, good.length);
+    good.forEach((i, j) => {
+      results[i] = topK(scores[j], this.task.labels, this.k, this.task.softmax);
     });
     return results;
   }
 
-  private async checkRequestSize(images: readonly Uint8Array[]): Promise<void> {
+  /** Decodes the images and builds the model's input batch from those that decoded (`good`, their indices). */
+  private async prepare(images: readonly Uint8Array[]) {
+    const decoded = await Promise.all(images.map((bytes) => this.decode(bytes).catch((err: Error) => err)));
+    const good = decoded.flatMap((d, i) => (d instanceof Error ? [] : [i]));
+    const results: (LabelScore[] | Error)[] = decoded.map((d) => (d instanceof Error ? d : []));
+    const x = good.length ? batchImagesToTensor(this.tf, good.map((i) => decoded[i] as DecodedImage), this.preprocess) : undefined;
+    return { results, good, x };
+  }
+
+  /** The pixels of the request's images, from their headers; 413 when they are too many. */
+  private async checkRequestSize(images: readonly Uint8Array[]): Promise<number> {
     const split = `Send at most ${MAX_IMAGES_PER_REQUEST} images per request (split the request), or, for many images, an S3 batch input (JSON Lines, one {"b64": ...} per line).`;
     if (images.length > MAX_IMAGES_PER_REQUEST) {
       throw new PayloadTooLargeError(`The request has ${images.length} images; the limit is ${MAX_IMAGES_PER_REQUEST} images per request. ${split}`);
     }
-    // One image is bounded by decodeImage's own pixel limit.
-    if (images.length < 2) return;
     const max = this.limits.maxImagePixels;
     const pixels = await Promise.all(images.map((bytes) => imagePixels(bytes)));
     const total = pixels.reduce<number>((sum, n) => sum + (n ?? 0), 0);
-    if (total > max) {
+    // One image over the limit is refused by decodeImage, with its own size in the message.
+    if (images.length > 1 && total > max) {
       throw new PayloadTooLargeError(`The request's ${images.length} images have ${total} pixels in all; the limit is ${max} pixels per request (the most one image may have). Send fewer or smaller images per request: downscale them to about the model's input size (${this.size[1]}x${this.size[0]}), or split the request.`);
     }
+    return total;
   }
 
   /** One prediction on a blank image: compiles kernels and allocates buffers during init. */
   public async warmUp(): Promise<void> {
     const [h, w] = this.size;
     const pixels = { data: new Uint8Array(h * w * this.channels), width: w, height: h, channels: this.channels };
-    await this.scores([pixels]);
+    await this.scores(batchImagesToTensor(this.tf, [pixels], this.preprocess), 1);
   }
 
   private decode(bytes: Uint8Array) {
@@ -106,16 +122,16 @@ export class ImageClassifier {
     });
   }
 
-  private async scores(pixels: Parameters<typeof batchImagesToTensor>[1]): Promise<ArrayLike<number>[]> {
-    const x = batchImagesToTensor(this.tf, pixels, this.preprocess);
-    let outputs: Record<string, import('@tensorflow/tfjs').Tensor> = {};
+  /** Runs the model on the input batch `x` of `n` images (and disposes it): their scores. */
+  private async scores(x: Tensor, n: number): Promise<ArrayLike<number>[]> {
+    let outputs: Record<string, Tensor> = {};
     try {
       outputs = await this.model.run({ [this.input.name]: x });
       const y = outputs[this.model.outputs[0].name];
       if (y.shape.length !== 2) {
         throw new UnprocessableError(`The model's output has shape [${y.shape.join(',')}]; image classification needs [batch, classes]. Use the tensor task.`);
       }
-      return rows(await y.data() as Float32Array, pixels.length);
+      return rows(await y.data() as Float32Array, n);
     } finally {
       this.tf.dispose([x, outputs]);
     }
