@@ -2,6 +2,7 @@
 // HttpRequest: API Gateway REST (v1) and HTTP API (v2) proxy events, Function URL
 // events (the v2 shape), S3 notifications, SQS batches, the warm-up ping, and direct
 // invocation with a JSON body.
+import { callerOf } from './caller';
 import { BadRequestError } from './errors';
 import { isObject } from './guards';
 import { normalizeHeaders } from './http';
@@ -67,6 +68,7 @@ export function fromApiGatewayV1(event: APIGatewayProxyEvent): HttpRequest {
     path: pathOf(event.path, 'path'),
     headers: normalizeHeaders(event.multiValueHeaders as Record<string, string[]> | null, event.headers as Record<string, string> | null),
     body: bodyOf(event.body, event.isBase64Encoded),
+    ...withCaller(event.requestContext),
   };
 }
 
@@ -87,10 +89,16 @@ export function fromApiGatewayV2(event: APIGatewayProxyEventV2): HttpRequest {
     path,
     headers,
     body: bodyOf(event.body, event.isBase64Encoded),
+    ...withCaller(event.requestContext),
   };
 }
 
 /** The proxy integration response; the same shape serves v1, v2 and Function URLs. */
+function withCaller(requestContext: unknown): { caller?: string } {
+  const caller = callerOf(requestContext);
+  return caller === undefined ? {} : { caller };
+}
+
 export function toProxyResponse(res: HttpResponse): { statusCode: number; headers: Record<string, string>; body: string; isBase64Encoded: false } {
   return { statusCode: res.statusCode, headers: res.headers, body: res.body, isBase64Encoded: false };
 }

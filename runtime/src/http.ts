@@ -11,6 +11,11 @@ export interface HttpRequest {
   /** Header names in lower case. */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Buffer;
+  /**
+   * The caller an authorizer verified (see callerOf in caller.ts), e.g. `jwt:<iss>#<sub>`;
+   * undefined without one (no authorizer, the local server). Jobs are bound to it.
+   */
+  readonly caller?: string;
 }
 
 export interface HttpResponse {

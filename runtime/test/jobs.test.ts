@@ -257,6 +257,84 @@ describe('POST /jobs, the queue and GET /jobs/{id}', () => {
   });
 });
 
+describe('jobs are bound to the caller an authorizer verified (issue 14 item 10)', () => {
+  const COGNITO = 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example';
+  const alice = { claims: { sub: 'a1b2c3d4-alice', iss: COGNITO, 'cognito:username': 'alice' } };
+  const bob = { claims: { sub: 'e5f6a7b8-bob', iss: COGNITO, 'cognito:username': 'bob' } };
+
+  /** A REST API event whose authorizer (Cognito, Lambda) or IAM identity verified a caller. */
+  async function callAs(who: { authorizer?: Record<string, unknown>; userArn?: string }, input: Parameters<typeof apiGatewayV1Event>[0]): Promise<Answer> {
+    const event = apiGatewayV1Event(input);
+    const requestContext = {
+      ...event.requestContext,
+      authorizer: who.authorizer ?? null,
+      identity: { ...event.requestContext.identity, userArn: who.userArn ?? null },
+    };
+    const r = await irisHandler({ ...event, requestContext }) as ProxyResult;
+    return { statusCode: r.statusCode, headers: r.headers, json: JSON.parse(r.body) as Record<string, unknown> };
+  }
+  const body = () => JSON.stringify({ instances: [irisData().rows[0]] });
+  const submit = (who: Parameters<typeof callAs>[0], headers: Record<string, string> = {}) => callAs(who, { path: '/jobs', body: body(), contentType: 'application/json', headers });
+  const read = (who: Parameters<typeof callAs>[0], jobId: string) => callAs(who, { method: 'GET', path: `/jobs/${jobId}` });
+
+  test("another caller's job answers the 404 of a job that does not exist; its owner reads it, before and after it ran", async () => {
+    const created = await submit({ authorizer: alice });
+    expect(created.statusCode).toBe(202);
+    const jobId = created.json.jobId as string;
+    expect((await read({ authorizer: alice }, jobId)).json).toMatchObject({ jobId, status: 'QUEUED' });
+
+    const byBob = await read({ authorizer: bob }, jobId);
+    const missing = await read({ authorizer: bob }, '00000000-0000-4000-8000-000000000000');
+    expect(byBob.statusCode).toBe(404);
+    expect(byBob.json.error).toBe(missing.json.error!.toString().replace('00000000-0000-4000-8000-000000000000', jobId));
+    // Without the authorizer (a route left open), the job is not readable either.
+    expect((await read({}, jobId)).statusCode).toBe(404);
+    // The same sub from another issuer is another caller.
+    expect((await read({ authorizer: { claims: { ...alice.claims, iss: 'https://other.example' } } }, jobId)).statusCode).toBe(404);
+
+    expect(await drain(irisHandler)).toMatchObject({ received: 1, failures: 0 });
+    const done = await read({ authorizer: alice }, jobId);
+    expect(done.json).toMatchObject({ jobId, status: 'SUCCEEDED' });
+    expect(done.json.resultUrl).toEqual(expect.any(String));
+    expect((await read({ authorizer: bob }, jobId)).json).not.toHaveProperty('resultUrl');
+  });
+
+  test('IAM principals and Lambda authorizer principals own their jobs as well; the table holds no identity in the clear', async () => {
+    const role = 'arn:aws:sts::123456789012:assumed-role/Inference/alice-session';
+    const byIam = (await submit({ userArn: role })).json.jobId as string;
+    const byLambda = (await submit({ authorizer: { principalId: 'user|42' } })).json.jobId as string;
+    expect((await read({ userArn: role }, byIam)).statusCode).toBe(200);
+    expect((await read({ userArn: 'arn:aws:sts::123456789012:assumed-role/Inference/mallory' }, byIam)).statusCode).toBe(404);
+    expect((await read({ authorizer: { principalId: 'user|42' } }, byLambda)).statusCode).toBe(200);
+    expect((await read({ authorizer: { principalId: 'user|43' } }, byLambda)).statusCode).toBe(404);
+    const { Items = [] } = await ddb.send(new ScanCommand({ TableName: TABLE }));
+    const text = JSON.stringify(Items);
+    expect(text).not.toContain('alice-session');
+    expect(text).not.toContain('user|42');
+    expect(Items.find((i) => i.jobId?.S === byIam)?.owner?.S).toMatch(/^[0-9a-f]{64}$/);
+    expect(await drain(irisHandler)).toMatchObject({ received: 2, failures: 0 });
+  });
+
+  test("an Idempotency-Key is the caller's own: the same key from two callers makes two jobs", async () => {
+    const a = await submit({ authorizer: alice }, { 'Idempotency-Key': 'shared-key-1' });
+    const b = await submit({ authorizer: bob }, { 'Idempotency-Key': 'shared-key-1' });
+    const again = await submit({ authorizer: alice }, { 'Idempotency-Key': 'shared-key-1' });
+    expect([a.statusCode, b.statusCode, again.statusCode]).toEqual([202, 202, 202]);
+    expect(b.json.jobId).not.toBe(a.json.jobId);
+    expect(b.headers['Idempotent-Replayed']).toBeUndefined();
+    expect(again.json.jobId).toBe(a.json.jobId);
+    expect(again.headers['Idempotent-Replayed']).toBe('true');
+    expect(await drain(irisHandler)).toMatchObject({ received: 2, failures: 0 });
+  });
+
+  test('jobs submitted without an authorizer stay readable by whoever has the id, as before', async () => {
+    const open = (await submit({})).json.jobId as string;
+    expect((await read({}, open)).statusCode).toBe(200);
+    expect((await read({ authorizer: bob }, open)).statusCode).toBe(200);
+    expect(await drain(irisHandler)).toMatchObject({ received: 1, failures: 0 });
+  });
+});
+
 describe('uploads for inputs over the synchronous limit', () => {
   test('a presigned PUT to S3, then the upload notification (through SQS) runs the job', async () => {
     const photo = await sample('retina.jpg');

@@ -7,7 +7,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { JobStore } from './store';
 import {
-  JOB_ID_PATTERN, JOB_MESSAGE_TYPE, JOB_ROUTES, JOB_STATUS, epochSeconds, inputKey, jobPk, uploadKey,
+  JOB_ID_PATTERN, JOB_MESSAGE_TYPE, JOB_ROUTES, JOB_STATUS, epochSeconds, inputKey, jobPk, ownerOf, uploadKey,
 } from './job';
 import {
   IDEMPOTENCY_KEY_PATTERN, MAX_UPLOAD_REQUEST_BYTES, RESULT_URL_EXPIRES_SECONDS, UPLOAD_GRACE_SECONDS,
@@ -47,6 +47,7 @@ export async function submitJob(service: InferenceService, req: HttpRequest): Pr
   const fingerprint = createHash('sha256').update(`${route}\n${contentType ?? ''}\n${upload ? 'upload' : 'inline'}\n`).update(req.body).digest('hex');
 
   const store = new JobStore(jobs);
+  const owner = ownerOf(req.caller);
   const jobId = randomUUID();
   const now = new Date();
   const [s3, { PutObjectCommand, DeleteObjectCommand }] = await Promise.all([s3Client(), s3Commands()]);
@@ -63,6 +64,7 @@ export async function submitJob(service: InferenceService, req: HttpRequest): Pr
     expiresAt: store.expiry(now),
     ...(upload ? { uploadExpiresAt: epochSeconds(now) + jobs.uploadExpirySeconds } : {}),
     ...(key ? { idempotencyKey: key } : {}),
+    ...(owner ? { owner } : {}),
   };
   if (!upload) {
     await s3.send(new PutObjectCommand({ Bucket: jobs.bucket, Key: job.inputKey, Body: req.body, ContentType: contentType ?? 'application/octet-stream' }));
@@ -70,7 +72,8 @@ export async function submitJob(service: InferenceService, req: HttpRequest): Pr
   // The job item goes first: whoever reads an idempotency item finds its job.
   await store.create(job);
   if (key) {
-    const holder = await store.claimIdempotencyKey(key, jobId, fingerprint, job.expiresAt);
+    // Keys are the caller's own: two callers with the same key never meet.
+    const holder = await store.claimIdempotencyKey(owner ? `${owner}#${key}` : key, jobId, fingerprint, job.expiresAt);
     if (holder) {
       await Promise.allSettled([
         store.delete(jobId),
@@ -89,7 +92,11 @@ export async function submitJob(service: InferenceService, req: HttpRequest): Pr
 export async function getJob(service: InferenceService, req: HttpRequest): Promise<HttpResponse> {
   const jobs = requireJobs(service);
   const jobId = req.path.replace(/\/+$/, '').slice('/jobs/'.length);
-  const job = JOB_ID_PATTERN.test(jobId) ? await new JobStore(jobs).get(jobId) : undefined;
+  const found = JOB_ID_PATTERN.test(jobId) ? await new JobStore(jobs).get(jobId) : undefined;
+  // A job bound to a caller is another caller's as good as absent: the same 404, so an id
+  // tells nobody else that it exists.
+  const job = found && (found.owner === undefined || found.owner === ownerOf(req.caller)) ? found : undefined;
+  if (found && !job) service.obs.logger.warn('Job read refused: it belongs to another caller', { jobId });
   if (!job) {
     throw new NotFoundError(`No job ${JSON.stringify(jobId.slice(0, 64))}: it does not exist, or it expired (jobs are kept ${jobs.ttlDays} days). Create jobs with POST /jobs.`);
   }

@@ -1,6 +1,7 @@
 // What an asynchronous job is: its statuses, the item that records it, the queue
 // message that starts it, and where its input and result live in S3. This is the
 // contract the AsyncInference construct and clients rely on.
+import { createHash } from 'node:crypto';
 import { isObject } from '../guards';
 import { TASK_ROUTES } from '../tasks/dispatch';
 import type { TaskRoute } from '../tasks/dispatch';
@@ -42,6 +43,11 @@ export interface JobItem {
   /** Epoch seconds: the upload URL's expiry (upload jobs only). */
   readonly uploadExpiresAt?: number;
   readonly idempotencyKey?: string;
+  /**
+   * The submitting caller, as ownerOf hashes it, when an authorizer verified one: only
+   * that caller reads the job. Absent for jobs submitted without an authorizer.
+   */
+  readonly owner?: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;
   readonly attempts?: number;
@@ -55,6 +61,14 @@ export interface JobItem {
   /** The HTTP status a synchronous request with this input would have had (FAILED only). */
   readonly statusCode?: number;
   readonly notifiedAt?: string;
+}
+
+/**
+ * The owner recorded for a caller (HttpRequest.caller): a SHA-256, so the table holds no
+ * identities (user ids, e-mail-like session names) in the clear.
+ */
+export function ownerOf(caller: string | undefined): string | undefined {
+  return caller === undefined ? undefined : createHash('sha256').update(`serverless-tf job owner\n${caller}`).digest('hex');
 }
 
 /** The DynamoDB item that maps an Idempotency-Key to its job (partition key `idem#{key}`). */
