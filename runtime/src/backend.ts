@@ -55,6 +55,13 @@ let chosen: Promise<BackendChoice> | undefined;
  * has one backend. A forced backend that fails is an init error (no silent fallback).
  */
 export function initBackend(setting: BackendSetting, log: (msg: string, extra?: object) => void = () => {}): Promise<BackendChoice> {
+  if (chosen && setting !== 'auto') {
+    // A process has one backend: asking for another one later is a mistake, not a switch.
+    return chosen.then((choice) => {
+      if (choice.name !== setting) throw new Error(`This process already runs on the '${choice.name}' backend (${choice.reason}); it cannot also run '${setting}': a process has one backend.`);
+      return choice;
+    });
+  }
   chosen ??= choose(setting, log).catch((err) => {
     chosen = undefined;
     throw err;
@@ -99,7 +106,7 @@ function isNative(name: BackendName): boolean {
 function hint(name: BackendName): string {
   switch (name) {
     case 'tensorflow-gpu': return 'Install @tensorflow/tfjs-node-gpu (the GPU image does) and run on a host with an NVIDIA driver, CUDA 11.2 and cuDNN 8.1.';
-    case 'tensorflow': return 'Install @tensorflow/tfjs-node (the CPU image does); its install script downloads libtensorflow.';
+    case 'tensorflow': return 'Install @tensorflow/tfjs-node (the CPU image does); its install script downloads libtensorflow, or, where that host is out of reach, run node runtime/scripts/native-backend.mjs (from this repository), which builds it against the TensorFlow C API of a tensorflow-cpu wheel.';
     case 'wasm': return 'Install @tensorflow/tfjs-backend-wasm.';
     default: return '';
   }

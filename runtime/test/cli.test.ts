@@ -4,7 +4,7 @@ import { spawn, execFile } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { IRIS_FEATURES, IRIS_LABELS, sample, trainIrisModel } from './support/models';
+import { IRIS_FEATURES, IRIS_LABELS, autoBackendHere, sample, trainIrisModel } from './support/models';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'serverless-tf.js');
@@ -36,8 +36,9 @@ test('serve --model DIR --task JSON: a user\'s model on loopback, stopped cleanl
   const { child, url, output } = await startServe(['--model', dir, '--task', task, '--name', 'iris']);
   try {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(output()).toMatch(/Serving model "iris" \(layers, tabular\) on backend wasm/);
-    expect(output()).toMatch(/request coalescing off \(auto: off for the wasm backend/);
+    expect(output()).toMatch(new RegExp(`Serving model "iris" \\(layers, tabular\\) on backend ${autoBackendHere()}`));
+    // auto coalesces on the native backend, not on wasm's one thread
+    expect(output()).toMatch(autoBackendHere() === 'tensorflow' ? /request coalescing up to \d+ rows, \d+ ms wait \(auto: on for the tensorflow backend\)/ : /request coalescing off \(auto: off for the wasm backend/);
     const res = await fetch(`${url}/v1/models/iris:predict`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: `${IRIS_FEATURES.join(',')}\n5.1,3.5,1.4,0.2\n` });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { predictions: { label: string }[][] }).predictions[0][0].label).toBe('setosa');
@@ -75,7 +76,7 @@ test('serve --coalesce-max-rows --coalesce-max-wait-ms: coalescing turned on by 
 
 test('demo: classifies every sample photograph and prints the top labels', async () => {
   const { stdout } = await run(process.execPath, [BIN, 'demo'], { timeout: 60_000 });
-  expect(stdout).toMatch(/on backend wasm/);
+  expect(stdout).toMatch(`on backend ${autoBackendHere()}`);
   expect(stdout).toMatch(/chelsea\.png\s+Neutral 0\.9\d\d/);
   expect(stdout).toMatch(/rocket\.jpg\s+Drawing 0\.8\d\d/);
   expect(stdout).not.toMatch(/error:/);

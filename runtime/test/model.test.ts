@@ -6,7 +6,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { detectFormat } from '../src/model';
-import { initBackend } from '../src/backend';
 import { IRIS_FEATURES, IRIS_LABELS, linearGraphModel, serviceFor, trainIrisModel } from './support/models';
 import { startS3Server } from './support/s3-server';
 import { useAwsEnvironment } from './support/aws-env';
@@ -28,15 +27,6 @@ describe('format detection', () => {
 });
 
 describe('backends', () => {
-  test('auto picks wasm here and says why the native backends were passed over', async () => {
-    const logs: { msg: string; extra?: object }[] = [];
-    const choice = await initBackend('auto', (msg, extra) => logs.push({ msg, extra }));
-    expect(choice).toMatchObject({ name: 'wasm', native: false });
-    expect(choice.reason).toMatch(/tensorflow-gpu: no GPU visible/);
-    expect(choice.reason).toMatch(/tensorflow: .*tfjs-node/);
-    expect(logs).toEqual([{ msg: 'TensorFlow backend chosen', extra: choice }]);
-  });
-
   test('a SavedModel on the wasm backend fails init with the reason and the two ways out', async () => {
     const saved = await mkdtemp(path.join(os.tmpdir(), 'saved-'));
     await writeFile(path.join(saved, 'saved_model.pb'), Buffer.from([8, 1]));

@@ -162,3 +162,13 @@ export async function linearGraphModel(): Promise<{ dir: string; W: number[][]; 
 export function demoModelPresent(): boolean {
   return existsSync(path.join(DEMO_MODEL_DIR, 'model.json'));
 }
+
+/** True when the native backend (tfjs-node, built by scripts/native-backend.mjs) is installed here. */
+export function nativeBackendInstalled(): boolean {
+  return existsSync(path.join(RUNTIME_DIR, 'node_modules', '@tensorflow', 'tfjs-node', 'lib', 'napi-v8', 'tfjs_binding.node'));
+}
+
+/** The backend `auto` chooses on this machine (no GPU): tensorflow when tfjs-node is installed, else wasm. */
+export function autoBackendHere(): 'tensorflow' | 'wasm' {
+  return nativeBackendInstalled() ? 'tensorflow' : 'wasm';
+}

@@ -1,0 +1,242 @@
+// The native TensorFlow backend (tfjs-node, built by scripts/native-backend.mjs against the
+// libtensorflow of the tensorflow-cpu wheel) against wasm: the same models give the same
+// answers. A process has one backend, so each backend runs in its own child process: the
+// Lambda bundle (dist/handler.mjs, built from the current source by globalSetup) with
+// SERVERLESS_TF_BACKEND set, invoked directly with the same events.
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { DEMO_MODEL_DIR, IRIS_FEATURES, IRIS_LABELS, RUNTIME_DIR, demoTask, irisData, linearGraphModel, sample, trainIrisModel } from './support/models';
+import type { TaskConfig } from '../src/task-config';
+
+interface LabelScore {
+  label: string;
+  score: number;
+}
+
+type Backend = 'wasm' | 'tensorflow';
+
+interface BundleRun {
+  /** tf.getBackend() in the child once the model is loaded. */
+  backend: string;
+  /** tf.memory().numTensors after init (weights, warm-up done) and after the last event. */
+  numTensors: { before: number; after: number };
+  answers: { ok?: unknown; thrown?: string }[];
+  logs: Record<string, unknown>[];
+}
+
+const SETUP = 'node runtime/scripts/native-backend.mjs';
+const MARK = '@@NATIVE-BACKEND@@';
+const SCORE_TOLERANCE = 1e-4;
+
+// Reads a JSON array of events on stdin, imports the bundle (init: backend, model load,
+// warm-up), invokes the handler with each event in turn and prints the backend, the tensor
+// count around the events and the answers on one marked line. @tensorflow/tfjs is external
+// to the bundle: this import is the instance the runtime uses.
+const SCRIPT = `
+const chunks = [];
+for await (const c of process.stdin) chunks.push(c);
+const events = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+const { handler } = await import('./dist/handler.mjs');
+const tf = await import('@tensorflow/tfjs');
+const before = tf.memory().numTensors;
+const answers = [];
+for (const [i, event] of events.entries()) {
+  try {
+    answers.push({ ok: await handler(event, { awsRequestId: 'native-backend-test-' + i, functionName: 'native-backend-test' }) });
+  } catch (err) {
+    answers.push({ thrown: String(err && err.message) });
+  }
+}
+const run = { backend: tf.getBackend(), numTensors: { before, after: tf.memory().numTensors }, answers };
+process.stdout.write('\\n${MARK}' + JSON.stringify(run) + '\\n');
+`;
+
+/** Why the native backend cannot run here, or undefined when tfjs-node and its addon are installed. */
+function nativeBackendMissing(): string | undefined {
+  const runtime = createRequire(path.join(RUNTIME_DIR, 'package.json'));
+  let packageJson: string;
+  try {
+    packageJson = runtime.resolve('@tensorflow/tfjs-node/package.json');
+  } catch {
+    return 'runtime/node_modules has no @tensorflow/tfjs-node';
+  }
+  const lib = path.join(path.dirname(packageJson), 'lib');
+  const addon = existsSync(lib) && readdirSync(lib).some((d) => existsSync(path.join(lib, d, 'tfjs_binding.node')));
+  return addon ? undefined : `@tensorflow/tfjs-node in runtime/node_modules has no built addon (lib/napi-v*/tfjs_binding.node)`;
+}
+
+/** The environment of the Lambda process: the parent's, minus anything that configures the runtime or Powertools. */
+function lambdaEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(SERVERLESS_TF_|POWERTOOLS_|AWS_LAMBDA_|NODE_OPTIONS$|NODE_PATH$|TF_CPP_)/.test(k)) continue;
+    env[k] = v;
+  }
+  // libtensorflow's INFO lines (oneDNN, CPU features) go to stderr; warnings and errors still show.
+  return { ...env, POWERTOOLS_METRICS_DISABLED: 'true', TF_CPP_MIN_LOG_LEVEL: '1', ...extra };
+}
+
+function runBundle(backend: Backend, modelDir: string, task: TaskConfig, events: unknown[]): Promise<BundleRun> {
+  const env = lambdaEnv({ SERVERLESS_TF_BACKEND: backend, SERVERLESS_TF_MODEL_URI: modelDir, SERVERLESS_TF_TASK: JSON.stringify(task) });
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', SCRIPT], { cwd: RUNTIME_DIR, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const lines = stdout.split('\n');
+      const marked = lines.find((l) => l.startsWith(MARK));
+      if (code !== 0 || !marked) {
+        reject(new Error(`the bundle on ${backend} exited with ${code}:\n${stdout}${stderr}`));
+        return;
+      }
+      const logs = lines.flatMap((l) => {
+        if (!l.startsWith('{')) return [];
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
+      resolve({ ...(JSON.parse(marked.slice(MARK.length)) as Omit<BundleRun, 'logs'>), logs });
+    });
+    child.stdin.end(JSON.stringify(events));
+  });
+}
+
+/**
+ * The same events on both backends, at the same time (two processes). Without the native
+ * backend every test fails, and says how to install it: a skipped comparison would pass CI.
+ */
+async function onBothBackends(modelDir: string, task: TaskConfig, events: unknown[]): Promise<Record<Backend, BundleRun>> {
+  const missing = nativeBackendMissing();
+  if (missing) {
+    throw new Error(`The native TensorFlow backend is not installed: ${missing}. Run \`${SETUP}\` (it builds tfjs-node's addon against the tensorflow-cpu wheel's libtensorflow, from a machine cache after the first time; npm ci removes the installed copy).`);
+  }
+  const [wasm, tensorflow] = await Promise.all([runBundle('wasm', modelDir, task, events), runBundle('tensorflow', modelDir, task, events)]);
+  return { wasm, tensorflow };
+}
+
+function answers(run: BundleRun): unknown[] {
+  expect(run.answers.filter((a) => 'thrown' in a)).toEqual([]);
+  return run.answers.map((a) => a.ok);
+}
+
+/** Top-1 equal, and every label's score within SCORE_TOLERANCE. */
+function expectSameRanking(tensorflow: LabelScore[], wasm: LabelScore[], what: string): void {
+  expect({ what, top1: tensorflow[0].label }).toEqual({ what, top1: wasm[0].label });
+  const wasmScores = new Map(wasm.map((p) => [p.label, p.score]));
+  expect(tensorflow.map((p) => p.label).sort()).toEqual([...wasmScores.keys()].sort());
+  for (const { label, score } of tensorflow) {
+    const difference = Math.abs(score - wasmScores.get(label)!);
+    expect({ what, label, withinTolerance: difference <= SCORE_TOLERANCE, difference }).toEqual({ what, label, withinTolerance: true, difference });
+  }
+}
+
+function expectNoLeak(run: BundleRun): void {
+  expect({ backend: run.backend, numTensors: run.numTensors.after }).toEqual({ backend: run.backend, numTensors: run.numTensors.before });
+}
+
+describe('the demo MobileNetV2 classifying the sample photos', () => {
+  let runs: Record<Backend, BundleRun>;
+  let photos: string[];
+
+  beforeAll(async () => {
+    photos = readdirSync(path.join(RUNTIME_DIR, 'samples')).filter((f) => /\.(jpe?g|png)$/.test(f)).sort();
+    const instances = await Promise.all(photos.map(async (name) => ({ b64: (await sample(name)).toString('base64') })));
+    // One photo per event, then all of them in one batched model call.
+    runs = await onBothBackends(DEMO_MODEL_DIR, await demoTask(), [...instances.map((b64) => ({ instances: [b64] })), { instances }]);
+  }, 120_000);
+
+  test('SERVERLESS_TF_BACKEND=tensorflow makes the backend module choose tfjs-node, and tfjs runs on it', () => {
+    expect(runs.tensorflow.backend).toBe('tensorflow');
+    expect(runs.wasm.backend).toBe('wasm');
+    const chosen = runs.tensorflow.logs.filter((l) => l.message === 'TensorFlow backend chosen');
+    expect(chosen).toHaveLength(1);
+    expect(chosen[0]).toMatchObject({ name: 'tensorflow', native: true, reason: 'forced by SERVERLESS_TF_BACKEND' });
+    expect(runs.tensorflow.logs.find((l) => l.message === 'Model loaded and warmed')).toMatchObject({ backend: 'tensorflow', format: 'layers' });
+  });
+
+  test('every photo: the same top-1 label as wasm and every score within 1e-4', () => {
+    const single = (run: BundleRun) => answers(run).slice(0, photos.length).map((a) => (a as { predictions: LabelScore[][] }).predictions[0]);
+    const [tensorflow, wasm] = [single(runs.tensorflow), single(runs.wasm)];
+    expect(tensorflow).toHaveLength(photos.length);
+    photos.forEach((name, i) => expectSameRanking(tensorflow[i], wasm[i], name));
+    // The labels other tests know these photos by.
+    expect(tensorflow[photos.indexOf('chelsea.png')][0].label).toBe('Neutral');
+    expect(tensorflow[photos.indexOf('rocket.jpg')][0].label).toBe('Drawing');
+  });
+
+  test('all photos in one request: the batched call agrees with wasm too', () => {
+    const batched = (run: BundleRun) => (answers(run)[photos.length] as { predictions: LabelScore[][] }).predictions;
+    const [tensorflow, wasm] = [batched(runs.tensorflow), batched(runs.wasm)];
+    expect(tensorflow).toHaveLength(photos.length);
+    photos.forEach((name, i) => expectSameRanking(tensorflow[i], wasm[i], `${name} in the batch`));
+  });
+
+  test('no request leaves a tensor behind, on either backend', () => {
+    expectNoLeak(runs.tensorflow);
+    expectNoLeak(runs.wasm);
+  });
+});
+
+describe('a TF.js graph model (tensor task): y = x . W + b', () => {
+  const X = [[1, 2, 3], [-1, 0.5, 4], [0, 0, 0], [10, -20, 0.125]];
+  let runs: Record<Backend, BundleRun>;
+  let expected: number[][];
+
+  beforeAll(async () => {
+    const { dir, W, b } = await linearGraphModel();
+    expected = X.map((x) => b.map((bj, j) => x.reduce((sum, xi, i) => sum + xi * W[i][j], bj)));
+    runs = await onBothBackends(dir, { type: 'tensor' }, [{ instances: X }, { instances: [X[1]] }]);
+  }, 120_000);
+
+  test('tensorflow runs the graph and agrees with wasm and with the arithmetic', () => {
+    expect(runs.tensorflow.backend).toBe('tensorflow');
+    const [tensorflow, wasm] = [answers(runs.tensorflow), answers(runs.wasm)] as { predictions: number[][] }[][];
+    expect(tensorflow[0].predictions).toHaveLength(X.length);
+    tensorflow[0].predictions.forEach((row, i) => row.forEach((y, j) => {
+      const where = `y[${i}][${j}]`;
+      expect({ where, fromWasm: Math.abs(y - wasm[0].predictions[i][j]) <= SCORE_TOLERANCE }).toEqual({ where, fromWasm: true });
+      expect({ where, fromArithmetic: Math.abs(y - expected[i][j]) <= SCORE_TOLERANCE }).toEqual({ where, fromArithmetic: true });
+    }));
+    expect(tensorflow[1].predictions).toEqual([tensorflow[0].predictions[1]]);
+  });
+
+  test('no request leaves a tensor behind, on either backend', () => {
+    expectNoLeak(runs.tensorflow);
+    expectNoLeak(runs.wasm);
+  });
+});
+
+describe('a tabular classifier trained on the Iris data', () => {
+  let runs: Record<Backend, BundleRun>;
+  let rows: number[][];
+
+  beforeAll(async () => {
+    const dir = await trainIrisModel();
+    rows = irisData().rows;
+    const records = rows.map((r) => Object.fromEntries(IRIS_FEATURES.map((f, i) => [f, r[i]])));
+    const task: TaskConfig = { type: 'tabular', features: [...IRIS_FEATURES], labels: [...IRIS_LABELS] };
+    runs = await onBothBackends(dir, task, [{ instances: records }, { instances: [rows[0]] }]);
+  }, 120_000);
+
+  test('all 150 rows: the same top-1 class as wasm and every probability within 1e-4', () => {
+    expect(runs.tensorflow.backend).toBe('tensorflow');
+    const [tensorflow, wasm] = [answers(runs.tensorflow), answers(runs.wasm)] as { predictions: LabelScore[][] }[][];
+    expect(tensorflow[0].predictions).toHaveLength(rows.length);
+    tensorflow[0].predictions.forEach((p, i) => expectSameRanking(p, wasm[0].predictions[i], `row ${i}`));
+    expect(tensorflow[1].predictions[0][0].label).toBe('setosa');
+  });
+
+  test('no request leaves a tensor behind, on either backend', () => {
+    expectNoLeak(runs.tensorflow);
+    expectNoLeak(runs.wasm);
+  });
+});
