@@ -21,6 +21,12 @@ const pathStyle = () => Boolean(process.env.AWS_ENDPOINT_URL_S3 || process.env.A
 /** S3: models, batch inputs and outputs, job inputs and results. */
 export const s3Client: () => Promise<S3Client> = once(() => s3Commands().then(({ S3Client: Client }) => new Client({ forcePathStyle: pathStyle() })));
 
+/**
+ * S3, only for the model's download at init: no SDK retries, because model-download.ts
+ * bounds and retries each request itself (3 attempts, not 3 SDK attempts in each of 3).
+ */
+export const modelS3Client: () => Promise<S3Client> = once(() => s3Commands().then(({ S3Client: Client }) => new Client({ forcePathStyle: pathStyle(), maxAttempts: 1 })));
+
 /** The S3 commands, loaded with the client. */
 export function s3Commands(): Promise<typeof import('@aws-sdk/client-s3')> {
   return import('@aws-sdk/client-s3');

@@ -21,7 +21,7 @@ const IMAGE_FILE = /\.(jpe?g|png|webp|gif)$/i;
 
 const USAGE = `Usage:
   serverless-tf serve --model DIR|s3://bucket/prefix/ --task TASK.json|'{"type":...}' [--name NAME] [--port 8080] [--host 127.0.0.1]
-                      [--backend ${BACKEND_SETTINGS.join('|')}] [--format ${MODEL_FORMATS.join('|')}] [--max-body-bytes N]
+                      [--backend ${BACKEND_SETTINGS.join('|')}] [--format ${MODEL_FORMATS.join('|')}] [--max-body-bytes N] [--max-response-bytes N]
                       [--coalesce-max-rows auto|1-${COALESCE_MAX_ROWS_LIMIT}] [--coalesce-max-wait-ms auto|0-${COALESCE_MAX_WAIT_MS_LIMIT}]
   serverless-tf serve --demo [--port 8080]      serve the demo model (nsfwjs's MobileNetV2 content classifier) as "demo"
 
@@ -35,7 +35,7 @@ const USAGE = `Usage:
 const OPTIONS = {
   model: { type: 'string' }, task: { type: 'string' }, name: { type: 'string' },
   port: { type: 'string' }, host: { type: 'string' }, backend: { type: 'string' },
-  format: { type: 'string' }, 'max-body-bytes': { type: 'string' },
+  format: { type: 'string' }, 'max-body-bytes': { type: 'string' }, 'max-response-bytes': { type: 'string' },
   'coalesce-max-rows': { type: 'string' }, 'coalesce-max-wait-ms': { type: 'string' },
   'batch-max-size': { type: 'string' }, 'batch-max-wait-ms': { type: 'string' },
   demo: { type: 'boolean' }, serve: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -73,6 +73,7 @@ async function userConfig(flags: Flags): Promise<RuntimeConfig> {
     ...(flags.name !== undefined ? { modelName: modelName(flags.name, '--name') } : {}),
     ...(flags.format !== undefined ? { modelFormat: oneOf('--format', flags.format, MODEL_FORMATS) } : {}),
     ...(flags['max-body-bytes'] !== undefined ? { maxBodyBytes: positiveInt('--max-body-bytes', flags['max-body-bytes'], 0) } : {}),
+    ...(flags['max-response-bytes'] !== undefined ? { maxResponseBytes: positiveInt('--max-response-bytes', flags['max-response-bytes'], 0) } : {}),
     ...runtimeFlags(flags),
   });
 }

@@ -2,7 +2,7 @@
 // A bad configuration fails the init phase with a message that names the variable,
 // what it holds and what it should hold: that is a deployment error, not a request error.
 import {
-  CACHE_DIR_DEFAULT, ENV, JOBS_TTL_DAYS_DEFAULT, JOBS_UPLOAD_EXPIRY_SECONDS_DEFAULT, JOBS_UPLOAD_EXPIRY_SECONDS_MAX, MAX_BODY_BYTES_DEFAULT, MAX_IMAGE_PIXELS_DEFAULT, MODEL_NAME_DEFAULT, IMAGE_BYTES_PER_PIXEL, IMAGE_MEMORY_SHARE,
+  CACHE_DIR_DEFAULT, ENV, JOBS_TTL_DAYS_DEFAULT, MAX_RESPONSE_BYTES_DEFAULT, MAX_RESPONSE_BYTES_ENV, JOBS_UPLOAD_EXPIRY_SECONDS_DEFAULT, JOBS_UPLOAD_EXPIRY_SECONDS_MAX, MAX_BODY_BYTES_DEFAULT, MAX_IMAGE_PIXELS_DEFAULT, MODEL_NAME_DEFAULT, IMAGE_BYTES_PER_PIXEL, IMAGE_MEMORY_SHARE,
 } from './constants';
 import { BATCH_CHUNK_BYTES_DEFAULT, BATCH_CHUNK_BYTES_MIN, BATCH_ROWS_DEFAULT, MAX_INSTANCES_PER_REQUEST } from './constants';
 import { ConfigurationError } from './errors';
@@ -24,6 +24,11 @@ export interface RuntimeConfig {
   readonly task: TaskConfig;
   readonly backend: BackendSetting;
   readonly maxBodyBytes: number;
+  /**
+   * The largest answer to an HTTP request, in bytes, as Lambda counts it (the proxy answer's
+   * JSON). Unset: MAX_RESPONSE_BYTES_DEFAULT, Lambda's 6 MB.
+   */
+  readonly maxResponseBytes?: number;
   readonly maxImagePixels: number;
   readonly cacheDir: string;
   readonly outputBucket?: string;
@@ -91,6 +96,7 @@ export function configFromEnv(env: Env = process.env): RuntimeConfig {
     task: parseTaskConfig(taskJson ?? '{"type":"tensor"}', ENV.TASK),
     backend: oneOf(ENV.BACKEND, env[ENV.BACKEND] ?? 'auto', BACKEND_SETTINGS),
     maxBodyBytes: positiveInt(ENV.MAX_BODY_BYTES, env[ENV.MAX_BODY_BYTES], MAX_BODY_BYTES_DEFAULT),
+    maxResponseBytes: env[MAX_RESPONSE_BYTES_ENV] ? positiveInt(MAX_RESPONSE_BYTES_ENV, env[MAX_RESPONSE_BYTES_ENV], MAX_RESPONSE_BYTES_DEFAULT) : undefined,
     maxImagePixels: positiveInt(ENV.MAX_IMAGE_PIXELS, env[ENV.MAX_IMAGE_PIXELS], defaultMaxImagePixels(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE)),
     cacheDir: env[ENV.CACHE_DIR] ?? CACHE_DIR_DEFAULT,
     outputBucket: env[ENV.OUTPUT_BUCKET] || undefined,
@@ -194,6 +200,7 @@ export function validateTaskConfig(value: unknown, source: string): TaskConfig {
       validateNormalization(value.normalization, (value.channels as number | undefined) ?? 3, source);
       validateLabels(value.labels, source);
       validateTopK(value.topK, source);
+      validateWarmUp(value.warmUp, source, false);
       return value as unknown as TaskConfig;
     }
     case 'tabular': {
@@ -210,9 +217,11 @@ export function validateTaskConfig(value: unknown, source: string): TaskConfig {
       validateLabels(value.labels, source);
       validateLabels(value.outputNames, source, 'outputNames');
       validateTopK(value.topK, source);
+      validateWarmUp(value.warmUp, source, false);
       return value as unknown as TaskConfig;
     }
     case 'tensor':
+      validateWarmUp(value.warmUp, source, true);
       return value as unknown as TaskConfig;
     default:
       throw new ConfigurationError(`${source}.type must be "image-classification", "tabular" or "tensor"; got ${JSON.stringify(type)}.`);
@@ -225,6 +234,25 @@ function validateNormalization(n: unknown, channels: number, source: string): as
     && n.mean.length === channels && n.std.length === channels
     && n.mean.every((x) => typeof x === 'number') && n.std.every((x) => typeof x === 'number' && x > 0)) return;
   throw new ConfigurationError(`${source}.normalization must be "zero-one", "minus-one-one", "none" or {"mean":[...],"std":[...]} with ${channels} values each (std > 0); got ${JSON.stringify(n)}.`);
+}
+
+/** `warmUp`: false, or {"inputs": {"<input>": [shape]}} (tensor tasks: the others know their input). */
+function validateWarmUp(warmUp: unknown, source: string, shapes: boolean): void {
+  if (warmUp === undefined || warmUp === false) return;
+  const example = '{"warmUp": false} or {"warmUp": {"inputs": {"input_ids": [1, 128]}}}';
+  if (!isObject(warmUp) || Object.keys(warmUp).some((k) => k !== 'inputs')) {
+    throw new ConfigurationError(`${source}.warmUp must be false (no warm-up) or {"inputs": {...}}; got ${JSON.stringify(warmUp)}. Example: ${example}.`);
+  }
+  if (warmUp.inputs === undefined) return;
+  if (!shapes) {
+    throw new ConfigurationError(`${source}.warmUp.inputs is for tensor tasks: this task warms up on an input of its own size. Use {"warmUp": false} to turn the warm-up off.`);
+  }
+  const inputs = warmUp.inputs;
+  const fits = (s: unknown) => Array.isArray(s) && s.length <= 32 && s.every((d) => Number.isSafeInteger(d) && (d as number) >= 1 && (d as number) <= 65536)
+    && s.reduce((n: number, d: number) => n * d, 1) <= 100_000_000;
+  if (!isObject(inputs) || !Object.values(inputs).every(fits)) {
+    throw new ConfigurationError(`${source}.warmUp.inputs must map input names to shapes of whole numbers from 1 to 65536 (batch dimension included, at most 100,000,000 values); got ${JSON.stringify(inputs)}. Example: ${example}.`);
+  }
 }
 
 function validateLabels(labels: unknown, source: string, name = 'labels'): void {

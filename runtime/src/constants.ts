@@ -31,6 +31,20 @@ export const ENV = {
 /** Lambda's synchronous invocation payload limit (6 MB), the default body limit. */
 export const MAX_BODY_BYTES_DEFAULT = 6 * 1024 * 1024;
 
+/**
+ * The variable that sets the largest answer, in bytes. (Its name belongs in lib's
+ * RuntimeEnvironment with the others; it is here until the constructs set it.)
+ */
+export const MAX_RESPONSE_BYTES_ENV = 'SERVERLESS_TF_MAX_RESPONSE_BYTES';
+
+/**
+ * Lambda's synchronous invocation response limit (6 MB): the largest answer by default,
+ * counted as Lambda counts it, the proxy answer's JSON (a binary body in base64). The local
+ * server applies it too, as it applies the body limit, so an answer too large for Lambda
+ * shows before deployment.
+ */
+export const MAX_RESPONSE_BYTES_DEFAULT = 6 * 1024 * 1024;
+
 /** Largest image accepted before decoding: 40 megapixels (a 6000x6000 photo is 36 MP). */
 export const MAX_IMAGE_PIXELS_DEFAULT = 40_000_000;
 

@@ -99,8 +99,9 @@ function withCaller(requestContext: unknown): { caller?: string } {
   return caller === undefined ? {} : { caller };
 }
 
-export function toProxyResponse(res: HttpResponse): { statusCode: number; headers: Record<string, string>; body: string; isBase64Encoded: false } {
-  return { statusCode: res.statusCode, headers: res.headers, body: res.body, isBase64Encoded: false };
+/** A binary answer (KServe V2 binary outputs) travels base64 with isBase64Encoded, as Lambda proxy integrations carry binary bodies. */
+export function toProxyResponse(res: HttpResponse): { statusCode: number; headers: Record<string, string>; body: string; isBase64Encoded: boolean } {
+  return { statusCode: res.statusCode, headers: res.headers, body: res.body, isBase64Encoded: res.isBase64Encoded === true };
 }
 
 /** S3 event keys are URL-encoded with '+' for spaces. A key that is not valid %-encoding is a 400. */

@@ -21,9 +21,17 @@ export interface HttpRequest {
 export interface HttpResponse {
   readonly statusCode: number;
   readonly headers: Record<string, string>;
+  /** Text, or binary bytes in base64 when isBase64Encoded: the form a Lambda proxy answer carries. */
   readonly body: string;
+  /** The body is binary, in base64 (a KServe V2 answer with binary outputs). */
+  readonly isBase64Encoded?: boolean;
   /** Set on errors, for metrics and logs. */
   readonly errorKind?: ErrorKind;
+}
+
+/** The bytes an answer's body stands for. */
+export function responseBytes(res: HttpResponse): Buffer {
+  return Buffer.from(res.body, res.isBase64Encoded ? 'base64' : 'utf8');
 }
 
 export function jsonResponse(statusCode: number, value: unknown, headers: Record<string, string> = {}): HttpResponse {

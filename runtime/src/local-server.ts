@@ -4,7 +4,7 @@
 // it answers the requests in flight (503), stops, and says so through `backendFailed`.
 import { createServer } from 'node:http';
 import { route } from './routes';
-import { errorResponse } from './http';
+import { errorResponse, responseBytes } from './http';
 import { BadRequestError, PayloadTooLargeError } from './errors';
 import type { HttpResponse } from './http';
 import type { InferenceService } from './service';
@@ -77,8 +77,9 @@ async function handle(service: InferenceService, req: IncomingMessage, res: Serv
   if (res.headersSent) return;
   // A failed backend serves nothing more: no connection is kept open for another request.
   if (service.backendFault) res.setHeader('Connection', 'close');
-  res.writeHead(answer.statusCode, { ...answer.headers, 'Content-Length': Buffer.byteLength(answer.body) });
-  res.end(req.method === 'HEAD' ? undefined : answer.body);
+  const body = responseBytes(answer);
+  res.writeHead(answer.statusCode, { ...answer.headers, 'Content-Length': body.length });
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 /** The path of a request target: origin form (`/a?b`) or absolute form (`http://h/a`). */

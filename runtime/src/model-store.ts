@@ -1,15 +1,16 @@
 // Turns the configured model location (a local folder or an s3:// prefix) into a local
 // folder the TensorFlow loaders can read. An S3 model is downloaded at most once per
-// process, and a completed download left in the cache folder by an earlier process
-// (a warm /tmp) is reused without touching the network.
+// process, each object within a time bound and checked against S3's integrity data
+// (model-download.ts), and a completed download left in the cache folder by an earlier
+// process (a warm /tmp) is reused without touching the network once every file's
+// SHA-256 matches the one recorded when it was downloaded.
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { s3Client, s3Commands } from './aws-clients';
+import { modelS3Client, s3Commands } from './aws-clients';
+import { MODEL_DOWNLOAD_LIMITS, downloadVerified, sendBounded, sha256OfFile } from './model-download';
+import type { ModelDownloadLimits } from './model-download';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 export interface ModelStoreLogger {
@@ -19,12 +20,18 @@ export interface ModelStoreLogger {
 export interface ResolveModelDirOptions {
   /** Parent folder for downloaded models; each S3 location gets its own subfolder. */
   readonly cacheDir: string;
+  /** The client for the model's requests; its own retries should be off (maxAttempts 1), as these requests retry themselves. */
   readonly s3?: S3Client;
   readonly logger?: ModelStoreLogger;
+  /** Time bounds and retries of each S3 request. @default MODEL_DOWNLOAD_LIMITS */
+  readonly limits?: Partial<ModelDownloadLimits>;
 }
 
-/** Written last, so its presence means every file it lists was fully downloaded. */
+/** Written last, so its presence means every file it lists was fully downloaded and verified. */
 const MARKER_FILE = '.complete.json';
+
+/** Markers of earlier runtimes recorded no digests: their caches are downloaded again. */
+const MARKER_VERSION = 2;
 
 /** Enough parallel GETs to fill Lambda's network link without exhausting sockets. */
 const DOWNLOAD_CONCURRENCY = 8;
@@ -38,7 +45,7 @@ interface S3Location {
   readonly uri: string;
 }
 
-interface CachedObject {
+interface ListedObject {
   /** Path relative to the model folder, '/'-separated. */
   readonly path: string;
   readonly key: string;
@@ -46,7 +53,15 @@ interface CachedObject {
   readonly etag?: string;
 }
 
+interface CachedObject extends ListedObject {
+  /** Hex SHA-256 of the bytes as downloaded: the cached file must still have it. */
+  readonly sha256: string;
+  /** What the download was checked against (ETag MD5, an S3 checksum); empty: nothing S3 had. */
+  readonly verifiedBy: readonly string[];
+}
+
 interface Marker {
+  readonly version: typeof MARKER_VERSION;
   readonly uri: string;
   readonly objects: readonly CachedObject[];
 }
@@ -58,7 +73,9 @@ const inFlight = new Map<string, Promise<string>>();
 /**
  * Returns a local folder holding the model at `uri`: a local path (or file:// URL) as
  * given, or the cache folder an s3://bucket/prefix/ location was downloaded into.
- * Throws a plain Error: a wrong location is a configuration error found at init.
+ * Throws at init: a plain Error for a wrong location, a ModelDownloadError naming the
+ * object that could not be fetched in time, a ModelIntegrityError for one whose bytes do
+ * not match S3's integrity data on the retry either.
  */
 export async function resolveModelDir(uri: string, options: ResolveModelDirOptions): Promise<string> {
   if (!uri.startsWith('s3://')) {
@@ -121,52 +138,87 @@ async function assertLocalModelDir(dir: string): Promise<void> {
 
 async function fetchToCache(location: S3Location, options: ResolveModelDirOptions): Promise<string> {
   const dir = path.join(options.cacheDir, createHash('sha256').update(location.uri).digest('hex').slice(0, 16));
-  if (await isCacheComplete(dir, location)) {
-    options.logger?.info('Model cache hit', { uri: location.uri, dir });
+  const limits: ModelDownloadLimits = { ...MODEL_DOWNLOAD_LIMITS, ...options.limits };
+  const checkStarted = Date.now();
+  if (await isCacheIntact(dir, location, options.logger)) {
+    options.logger?.info('Model cache hit', { uri: location.uri, dir, ms: Date.now() - checkStarted });
     return dir;
   }
 
-  const s3 = options.s3 ?? await s3Client();
-  const objects = await listModelObjects(s3, location, dir);
-  const totalBytes = objects.reduce((sum, o) => sum + o.size, 0);
-  options.logger?.info('Downloading model', { uri: location.uri, objects: objects.length, bytes: totalBytes, dir });
+  const s3 = options.s3 ?? await modelS3Client();
+  const listed = await listModelObjects(s3, location, dir, limits, options.logger);
+  const totalBytes = listed.reduce((sum, o) => sum + o.size, 0);
+  options.logger?.info('Downloading model', { uri: location.uri, objects: listed.length, bytes: totalBytes, dir });
   const started = Date.now();
 
-  // Whatever is there is stale or partial; mixing it with new files could load a hybrid.
+  // Whatever is there is stale, partial or damaged; mixing it with new files could load a hybrid.
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  await forEachLimited(objects, DOWNLOAD_CONCURRENCY, (o) => downloadObject(s3, location, o, dir));
-  await assertModelComplete(dir, objects, location);
+  const objects: CachedObject[] = [];
+  await forEachLimited(listed, DOWNLOAD_CONCURRENCY, async (o) => {
+    objects.push(await downloadObject(s3, location, o, dir, limits, options.logger));
+  });
+  await assertModelComplete(dir, listed, location);
 
-  const marker: Marker = { uri: location.uri, objects };
+  const unverified = objects.filter((o) => o.verifiedBy.length === 0);
+  if (unverified.length > 0) {
+    // Nothing in S3 to check these against: their SHA-256 still guards the cached copy.
+    options.logger?.info('Model objects not verifiable against S3', {
+      uri: location.uri,
+      objects: unverified.map((o) => ({ key: o.key, etag: o.etag, sha256: o.sha256 })),
+      reason: 'a multipart or SSE-KMS ETag is not an MD5 of the bytes, and S3 holds no full-object checksum for them',
+    });
+  }
+  const marker: Marker = { version: MARKER_VERSION, uri: location.uri, objects: sortByPath(objects) };
   await writeAtomically(path.join(dir, MARKER_FILE), JSON.stringify(marker, null, 2));
   options.logger?.info('Downloaded model', { uri: location.uri, dir, ms: Date.now() - started });
   return dir;
 }
 
-async function isCacheComplete(dir: string, location: S3Location): Promise<boolean> {
+/** True when the marker lists this location and every file it lists has its recorded size and SHA-256. */
+async function isCacheIntact(dir: string, location: S3Location, logger: ModelStoreLogger | undefined): Promise<boolean> {
   let marker: Marker;
   try {
     marker = JSON.parse(await readFile(path.join(dir, MARKER_FILE), 'utf8')) as Marker;
   } catch {
     return false;
   }
-  if (marker.uri !== location.uri || !Array.isArray(marker.objects) || marker.objects.length === 0) return false;
-  for (const object of marker.objects) {
-    const info = await stat(safeLocalPath(dir, object.path)).catch(() => undefined);
-    if (!info?.isFile() || info.size !== object.size) return false;
+  if (marker.version !== MARKER_VERSION || marker.uri !== location.uri || !Array.isArray(marker.objects) || marker.objects.length === 0) return false;
+  let damaged: { file: string; expected: string; actual: string } | undefined;
+  await forEachLimited(marker.objects, DOWNLOAD_CONCURRENCY, async (object) => {
+    let file: string;
+    try {
+      file = safeLocalPath(dir, object.path);
+    } catch {
+      damaged ??= { file: object.path, expected: 'a path inside the model folder', actual: object.path };
+      return;
+    }
+    const info = await stat(file).catch(() => undefined);
+    if (!info?.isFile()) {
+      damaged ??= { file: object.path, expected: `${object.size} bytes`, actual: 'missing' };
+    } else if (info.size !== object.size) {
+      damaged ??= { file: object.path, expected: `${object.size} bytes`, actual: `${info.size} bytes` };
+    } else if (!damaged) {
+      const actual = await sha256OfFile(file);
+      if (actual !== object.sha256) damaged ??= { file: object.path, expected: `sha256 ${object.sha256}`, actual: `sha256 ${actual}` };
+    }
+  });
+  if (damaged) {
+    logger?.info('Model cache damaged: downloading again', { uri: location.uri, dir, ...damaged });
+    return false;
   }
   return true;
 }
 
-async function listModelObjects(s3: S3Client, location: S3Location, dir: string): Promise<CachedObject[]> {
+async function listModelObjects(
+  s3: S3Client, location: S3Location, dir: string, limits: ModelDownloadLimits, logger: ModelStoreLogger | undefined,
+): Promise<ListedObject[]> {
   const { ListObjectsV2Command } = await s3Commands();
-  const objects: CachedObject[] = [];
+  const objects: ListedObject[] = [];
   let token: string | undefined;
   do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: location.bucket, Prefix: location.prefix, ContinuationToken: token }),
-    );
+    const command = new ListObjectsV2Command({ Bucket: location.bucket, Prefix: location.prefix, ContinuationToken: token });
+    const page = await sendBounded(`the listing of ${location.uri}`, limits, logger, (abortSignal) => s3.send(command, { abortSignal }));
     for (const entry of page.Contents ?? []) {
       // Keys ending in '/' are the empty "folder" objects the S3 console creates.
       if (!entry.Key || entry.Key.endsWith('/')) continue;
@@ -189,26 +241,17 @@ async function listModelObjects(s3: S3Client, location: S3Location, dir: string)
   return objects;
 }
 
-async function downloadObject(s3: S3Client, location: S3Location, object: CachedObject, dir: string): Promise<void> {
-  const { GetObjectCommand } = await s3Commands();
+async function downloadObject(
+  s3: S3Client, location: S3Location, object: ListedObject, dir: string, limits: ModelDownloadLimits, logger: ModelStoreLogger | undefined,
+): Promise<CachedObject> {
   const target = safeLocalPath(dir, object.path);
   await mkdir(path.dirname(target), { recursive: true });
-  // IfMatch: a file replaced after the listing would mix two model versions.
-  const response = await s3.send(
-    new GetObjectCommand({ Bucket: location.bucket, Key: object.key, IfMatch: object.etag }),
-  );
-  if (!(response.Body instanceof Readable)) {
-    throw new Error(`Unexpected body type downloading s3://${location.bucket}/${object.key}.`);
-  }
   // A unique temp name, so a crash or a parallel process never leaves a half file under the real name.
   const temp = `${target}.${process.pid}.${randomUUID().slice(0, 8)}.part`;
   try {
-    await pipeline(response.Body, createWriteStream(temp));
-    const written = (await stat(temp)).size;
-    if (written !== object.size) {
-      throw new Error(`Downloaded ${written} bytes of s3://${location.bucket}/${object.key}, expected ${object.size}; retry.`);
-    }
+    const verified = await downloadVerified(s3, { ...object, bucket: location.bucket }, temp, limits, logger);
     await rename(temp, target);
+    return { ...object, ...verified };
   } catch (err) {
     await rm(temp, { force: true });
     throw err;
@@ -216,12 +259,18 @@ async function downloadObject(s3: S3Client, location: S3Location, object: Cached
 }
 
 /** Fails with the list of files a loader would miss, before we promise the folder is usable. */
-async function assertModelComplete(dir: string, objects: readonly CachedObject[], location: S3Location): Promise<void> {
+async function assertModelComplete(dir: string, objects: readonly ListedObject[], location: S3Location): Promise<void> {
   const missing: string[] = [];
   const modelJsonPath = path.join(dir, 'model.json');
   if (await isFile(modelJsonPath)) {
     for (const shard of await weightPaths(modelJsonPath, location)) {
-      const info = await stat(safeLocalPath(dir, shard)).catch(() => undefined);
+      let file: string;
+      try {
+        file = safeLocalPath(dir, shard);
+      } catch {
+        throw new Error(`model.json at ${location.uri} lists the weight file "${shard}", which is outside the model folder: weight paths must be relative paths inside it, without "..".`);
+      }
+      const info = await stat(file).catch(() => undefined);
       if (!info?.isFile() || info.size === 0) missing.push(shard);
     }
   } else if (await isFile(path.join(dir, 'saved_model.pb'))) {
@@ -269,6 +318,10 @@ async function forEachLimited<T>(items: readonly T[], limit: number, task: (item
   // Wait for every worker, so no write is still running when the caller cleans up or retries.
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failure) throw failure.error;
+}
+
+function sortByPath(objects: readonly CachedObject[]): CachedObject[] {
+  return [...objects].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 async function writeAtomically(file: string, content: string): Promise<void> {

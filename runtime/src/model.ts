@@ -2,10 +2,11 @@
 // for all formats: named inputs and outputs with dtypes and shapes, and run().
 // TF.js graph and layers models load on any backend; SavedModels need libtensorflow.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, realpath } from 'node:fs/promises';
+import { isAbsolute, join, sep } from 'node:path';
 import { ConfigurationError } from './errors';
 import { isObject } from './guards';
+import { specsFromSignature } from './protocols/tf-signature';
 import type { BackendChoice, Tf } from './backend';
 import type { ModelFormatSetting } from './config';
 import type { DataType, GraphModel, LayersModel, NamedTensorMap, Tensor, io } from '@tensorflow/tfjs';
@@ -14,9 +15,15 @@ export type ModelFormat = Exclude<ModelFormatSetting, 'auto'>;
 
 /** One input or output of the model's serving signature. `null` marks a free dimension. */
 export interface TensorSpec {
+  /** The signature name when the model has a signature (model.json `signature`), else the graph's or layer's name. */
   readonly name: string;
+  /** The dtype TF.js computes in. */
   readonly dtype: DataType;
   readonly shape: readonly (number | null)[] | null;
+  /** The TensorFlow dtype the model declares (DT_INT64, DT_UINT8, DT_HALF...), when its signature says. */
+  readonly tfDtype?: string;
+  /** The graph tensor the name stands for (`serving_default_x:0`), when the signature says. */
+  readonly tensorName?: string;
 }
 
 export interface ServableModel {
@@ -59,7 +66,20 @@ export async function readModelJson(dir: string): Promise<io.ModelJSON> {
   if (manifest !== undefined && !(Array.isArray(manifest) && manifest.every((g) => isObject(g) && Array.isArray(g.paths) && g.paths.every((p) => typeof p === 'string') && Array.isArray(g.weights)))) {
     throw new ConfigurationError(`${path} has a "weightsManifest" that is not a list of {"paths": [...], "weights": [...]} groups. ${CONVERT_HINT}`);
   }
+  for (const [index, group] of (manifest as io.WeightsManifestConfig | undefined ?? []).entries()) {
+    for (const weightPath of group.paths) {
+      if (!isInsideFolder(weightPath)) {
+        throw new ConfigurationError(`${path} lists the weight file ${JSON.stringify(weightPath)} (weightsManifest group ${index + 1}), which is outside the model folder: weight paths must be relative paths inside ${dir}, without "..".`);
+      }
+    }
+  }
   return json as unknown as io.ModelJSON;
+}
+
+/** A weights path that stays in its folder by its spelling: relative, no '..' segment, no NUL. */
+function isInsideFolder(weightPath: string): boolean {
+  return weightPath !== '' && !weightPath.includes('\0') && !isAbsolute(weightPath) && !weightPath.startsWith('\\')
+    && !weightPath.split(/[\\/]/).includes('..');
 }
 
 /** Detects the format of the model in `dir` from its files. */
@@ -77,19 +97,92 @@ export async function detectFormat(dir: string): Promise<ModelFormat> {
  * An IOHandler that reads model.json and its weight shards from a folder. Plain
  * @tensorflow/tfjs has no file:// handler in Node (tfjs-node adds one), and the wasm
  * backend must load the same files.
+ *
+ * TF.js decodes the shards as one run of bytes, weight after weight: a shard with bytes
+ * too many or too few would shift every later weight and serve wrong answers without an
+ * error. So each group's shards must hold exactly the bytes its weights take, and each
+ * shard must be a file inside the folder (a symbolic link out of it is refused too).
  */
 export function folderIOHandler(tf: Tf, dir: string): io.IOHandler {
   return {
     load: async () => {
       const modelJson = await readModelJson(dir);
       return tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
+        const root = await realpath(dir);
+        const groups = await Promise.all(manifest.map((group, index) => readWeightGroup(root, dir, group, index)));
         const specs = manifest.flatMap((group) => group.weights);
-        const shards = await Promise.all(manifest.flatMap((group) => group.paths.map((p) => readFile(join(dir, p)))));
-        const all = Buffer.concat(shards);
+        const all = Buffer.concat(groups);
         return [specs, all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer];
       });
     },
   };
+}
+
+/**
+ * Bytes per value by dtype, as TF.js reads weights (DTYPE_VALUE_SIZE_MAP in
+ * tfjs-core/src/io/types.ts, which it does not export). A quantized weight's values take
+ * the size of its quantization dtype.
+ */
+const BYTES_PER_VALUE: Readonly<Record<string, number>> = {
+  float32: 4, float16: 2, int32: 4, uint16: 2, uint8: 1, bool: 1, complex64: 8,
+};
+
+/** String weights: each value is a uint32 byte length, then that many bytes (tfjs-core io_utils). */
+const STRING_LENGTH_BYTES = 4;
+
+async function readWeightGroup(root: string, dir: string, group: io.WeightsManifestConfig[number], index: number): Promise<Buffer> {
+  const files = group.paths.map((p) => join(dir, p));
+  const shards = await Promise.all(files.map(async (file, i) => {
+    let real: string;
+    let bytes: Buffer;
+    try {
+      real = await realpath(file);
+      bytes = await readFile(real);
+    } catch (err) {
+      throw new ConfigurationError(`The weight file ${file} that model.json lists cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}. ${CONVERT_HINT}`);
+    }
+    if (!real.startsWith(root + sep)) {
+      throw new ConfigurationError(`The weight file ${JSON.stringify(group.paths[i])} that ${join(dir, 'model.json')} lists resolves to ${real}, outside the model folder ${root} (a symbolic link): copy the file into the folder.`);
+    }
+    return bytes;
+  }));
+  const data = Buffer.concat(shards);
+  const needed = weightBytes(group.weights, data, join(dir, 'model.json'));
+  if (needed !== undefined && needed.bytes !== data.length) {
+    const difference = data.length > needed.bytes ? `${data.length - needed.bytes} bytes too many` : `${needed.bytes - data.length} bytes too few`;
+    const holder = files.length === 1
+      ? `${files[0]} holds ${data.length} bytes`
+      : `The weight files of weightsManifest group ${index + 1} (${files.join(', ')}) hold ${data.length} bytes together (${shards.map((b) => b.length).join(' + ')})`;
+    throw new ConfigurationError(`${holder}, but the ${group.weights.length} weights model.json lists for ${files.length === 1 ? 'it' : 'them'} take ${needed.atLeast ? 'at least ' : ''}${needed.bytes}: ${difference}. The file is damaged or belongs to another export. ${CONVERT_HINT}`);
+  }
+  return data;
+}
+
+/**
+ * The bytes a group's weights take: shape product times the bytes per value; string
+ * weights read from their length prefixes in `data` (`atLeast` when `data` ends first).
+ * Undefined for a dtype this runtime does not size, left to TF.js to accept or refuse.
+ */
+function weightBytes(weights: readonly io.WeightsManifestEntry[], data: Buffer, modelJson: string): { bytes: number; atLeast: boolean } | undefined {
+  let offset = 0;
+  for (const weight of weights) {
+    const shape: unknown = weight.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+      throw new ConfigurationError(`${modelJson} gives the weight ${JSON.stringify(weight.name)} the shape ${JSON.stringify(shape)}: a weight's shape must be a list of whole numbers, 0 or more. ${CONVERT_HINT}`);
+    }
+    const values = (shape as number[]).reduce((product, d) => product * d, 1);
+    if (weight.dtype === 'string' && !weight.quantization) {
+      for (let i = 0; i < values; i++) {
+        if (offset + STRING_LENGTH_BYTES > data.length) return { bytes: offset + STRING_LENGTH_BYTES, atLeast: true };
+        offset += STRING_LENGTH_BYTES + data.readUInt32LE(offset);
+      }
+      continue;
+    }
+    const perValue = BYTES_PER_VALUE[weight.quantization?.dtype ?? weight.dtype];
+    if (perValue === undefined) return undefined;
+    offset += values * perValue;
+  }
+  return { bytes: offset, atLeast: false };
 }
 
 export async function loadModel(tf: Tf, dir: string, format: ModelFormatSetting, backend: BackendChoice): Promise<ServableModel> {
@@ -133,8 +226,17 @@ function layersModel(tf: Tf, model: LayersModel): ServableModel {
 }
 
 function graphModel(model: GraphModel): ServableModel {
-  const inputs = model.inputs.map((t) => specOf(t.name, t.dtype, t.shape));
-  const outputs = model.outputs.map((t) => specOf(t.name, t.dtype, t.shape));
+  const nodeInputs = model.inputs.map((t) => specOf(t.name, t.dtype, t.shape));
+  const nodeOutputs = model.outputs.map((t) => specOf(t.name, t.dtype, t.shape));
+  // With a signature (model.json's, or its userDefinedMetadata's), inputs and outputs go by
+  // their signature names, dtypes and shapes, as TF Serving names them; execute() maps
+  // signature names to graph tensors itself.
+  const signature = model.modelSignature as { inputs?: unknown; outputs?: unknown } | undefined;
+  const byNode = (specs: readonly TensorSpec[]) => (tensor: string) => specs.find((s) => s.name === tensor.replace(/:\d+$/, ''));
+  const signedInputs = specsFromSignature(signature?.inputs, byNode(nodeInputs));
+  const signedOutputs = specsFromSignature(signature?.outputs, byNode(nodeOutputs));
+  const inputs = signedInputs.length ? signedInputs : nodeInputs;
+  const outputs = signedOutputs.length ? signedOutputs : nodeOutputs;
   const outputNames = outputs.map((o) => o.name);
   // execute() is synchronous and cheaper; graphs with control flow or dynamic shapes
   // need executeAsync(), which the first such call tells us.

@@ -1,8 +1,13 @@
 // The HTTP surface of DESIGN.md, the same behind API Gateway, Function URLs and the
 // local server: TF Serving REST, KServe V2, /classify and /health.
+import { MAX_RESPONSE_BYTES_DEFAULT } from './constants';
 import { MethodNotAllowedError, NotFoundError, PayloadTooLargeError } from './errors';
 import { failureResponse, jsonResponse } from './http';
-import { runTask } from './tasks/dispatch';
+import { runInfer, runTask } from './tasks/dispatch';
+import { stringifyTfServingJson } from './protocols/tf-serving-json';
+import { INFERENCE_HEADER, v2Response } from './protocols/v2-binary';
+import { checkResponseSize } from './protocols/response-limit';
+import { healthFields, serverLive, serverMetadataV2, serverReady } from './protocols/v2-server';
 import type { HttpRequest, HttpResponse } from './http';
 import type { TaskInput, TaskRoute } from './tasks/dispatch';
 import type { InferenceService } from './service';
@@ -15,6 +20,12 @@ export interface RouteOptions {
    * Default: the service's SERVERLESS_TF_MAX_BODY_BYTES, Lambda's synchronous payload limit.
    */
   readonly maxBodyBytes?: number;
+  /**
+   * The largest answer, in bytes, as Lambda counts it (the proxy answer's JSON); a larger one
+   * is a 413 that says how to ask for less. Default: the service's
+   * SERVERLESS_TF_MAX_RESPONSE_BYTES, else Lambda's synchronous limit (6 MB).
+   */
+  readonly maxResponseBytes?: number;
 }
 
 interface Route {
@@ -31,11 +42,14 @@ const getJob: Handler = async (service, req) => (await import('./jobs/api')).get
 const ROUTES: readonly Route[] = [
   { pattern: /^\/health$/, methods: { GET: health } },
   { pattern: new RegExp(`^/v1/models/${NAME}(?:/versions/1)?:predict$`), methods: { POST: predict } },
+  { pattern: new RegExp(`^/v1/models/${NAME}(?:/versions/1)?/metadata$`), methods: { GET: metadataTfServing } },
   { pattern: new RegExp(`^/v1/models/${NAME}(?:/versions/1)?$`), methods: { GET: modelStatus } },
+  { pattern: /^\/v2$/, methods: { GET: () => jsonResponse(200, serverMetadataV2()) } },
   { pattern: new RegExp(`^/v2/models/${NAME}(?:/versions/1)?/infer$`), methods: { POST: inferV2 } },
   { pattern: new RegExp(`^/v2/models/${NAME}(?:/versions/1)?/ready$`), methods: { GET: modelReady } },
   { pattern: new RegExp(`^/v2/models/${NAME}(?:/versions/1)?$`), methods: { GET: metadataV2 } },
-  { pattern: /^\/v2\/health\/(?:live|ready)$/, methods: { GET: health } },
+  { pattern: /^\/v2\/health\/live$/, methods: { GET: (service) => jsonResponse(200, serverLive(service)) } },
+  { pattern: /^\/v2\/health\/ready$/, methods: { GET: (service) => jsonResponse(200, serverReady(service)) } },
   { pattern: /^\/classify$/, methods: { POST: classify } },
   { pattern: /^\/jobs(?:\/classify)?$/, methods: { POST: submitJob } },
   { pattern: new RegExp(`^/jobs/v1/models/${NAME}(?:/versions/1)?:predict$`), methods: { POST: submitJob } },
@@ -45,7 +59,10 @@ const ROUTES: readonly Route[] = [
 
 /** Routes one request. Never throws: every failure is a JSON error response. */
 export async function route(service: InferenceService, req: HttpRequest, options: RouteOptions = {}): Promise<HttpResponse> {
-  const settled = { maxBodyBytes: options.maxBodyBytes ?? service.config.maxBodyBytes };
+  const settled = {
+    maxBodyBytes: options.maxBodyBytes ?? service.config.maxBodyBytes,
+    maxResponseBytes: options.maxResponseBytes ?? service.config.maxResponseBytes ?? MAX_RESPONSE_BYTES_DEFAULT,
+  };
   return withCors(service.config.corsAllowOrigins, req, await routeRequest(service, req, settled));
 }
 
@@ -63,7 +80,7 @@ async function routeRequest(service: InferenceService, req: HttpRequest, options
     const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
     const found = ROUTES.map((r) => ({ r, m: r.pattern.exec(path) })).find((x) => x.m);
     if (!found || !found.m) {
-      throw new NotFoundError(`No route ${req.method} ${req.path}. Routes: POST /v1/models/${service.modelName}:predict, POST /v2/models/${service.modelName}/infer, POST /classify, GET /v1/models/${service.modelName}, GET /v2/models/${service.modelName}, GET /health.`);
+      throw new NotFoundError(`No route ${req.method} ${req.path}. Routes: POST /v1/models/${service.modelName}:predict, POST /v2/models/${service.modelName}/infer, POST /classify, GET /v1/models/${service.modelName}[/metadata], GET /v2/models/${service.modelName}, GET /v2, GET /health.`);
     }
     const method = req.method.toUpperCase() === 'HEAD' ? 'GET' : req.method.toUpperCase();
     const handler = found.r.methods[method as 'GET' | 'POST'];
@@ -79,7 +96,9 @@ async function routeRequest(service: InferenceService, req: HttpRequest, options
     }
     const params: Record<string, string> = found.m[1] !== undefined ? { name: found.m[1] } : {};
     if (params.name !== undefined) service.checkModelName(params.name);
-    return await handler(service, req, params, options);
+    const res = await handler(service, req, params, options);
+    checkResponseSize(res, options.maxResponseBytes, { jobs: service.config.jobs !== undefined, path });
+    return res;
   } catch (err) {
     return failureResponse(service.obs, err, { path: req.path });
   }
@@ -89,8 +108,7 @@ async function routeRequest(service: InferenceService, req: HttpRequest, options
 // load balancer or orchestrator stops sending requests and replaces the process.
 function health(service: InferenceService): HttpResponse {
   service.checkHealthy();
-  const info = service.info;
-  return jsonResponse(200, { status: 'ok', model: info.modelName, backend: info.backend.name, format: info.format, task: info.task });
+  return jsonResponse(200, healthFields(service));
 }
 
 function modelStatus(service: InferenceService): HttpResponse {
@@ -109,12 +127,21 @@ function metadataV2(service: InferenceService): HttpResponse {
   return jsonResponse(200, service.tensors.metadataV2(service.modelName, platform));
 }
 
-async function inferV2(service: InferenceService, req: HttpRequest, _params: Record<string, string>, options: Required<RouteOptions>): Promise<HttpResponse> {
-  return jsonResponse(200, await runTask(service, taskInput('infer', req, options)));
+/** TF Serving's model metadata: the serving signature's inputs and outputs (GetModelMetadataResponse in JSON). */
+function metadataTfServing(service: InferenceService): HttpResponse {
+  return jsonResponse(200, service.tensors.metadataTfServing(service.modelName));
 }
 
+async function inferV2(service: InferenceService, req: HttpRequest, _params: Record<string, string>, options: Required<RouteOptions>): Promise<HttpResponse> {
+  const input = { ...taskInput('infer', req, options), inferenceHeaderLength: req.headers[INFERENCE_HEADER] };
+  const answer = await runInfer(service, input, { binaryOutputs: true });
+  return v2Response(answer.json, answer.binary);
+}
+
+/** TF Serving answers NaN, Infinity and -Infinity as those tokens (its JSON allows them). */
 async function predict(service: InferenceService, req: HttpRequest, _params: Record<string, string>, options: Required<RouteOptions>): Promise<HttpResponse> {
-  return jsonResponse(200, await runTask(service, taskInput('predict', req, options)));
+  const answer = await runTask(service, taskInput('predict', req, options));
+  return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: stringifyTfServingJson(answer) };
 }
 
 async function classify(service: InferenceService, req: HttpRequest, _params: Record<string, string>, options: Required<RouteOptions>): Promise<HttpResponse> {

@@ -20,6 +20,7 @@ import type { ServableModel } from './model';
 import type { Observability } from './observability';
 import type { LabelScore } from './tasks/postprocess';
 import type { TabularPrediction } from './tasks/tabular';
+import type { InferAnswer, InferOptions } from './tasks/tensor';
 import type { ResolvedCoalescing } from './coalescing/queue';
 
 export interface ServiceInfo {
@@ -49,7 +50,12 @@ export class InferenceService {
       model.dispose();
       throw err;
     }
-    await service.warmUp();
+    try {
+      await service.warmUp();
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
     service.warm = true;
     const loadMs = performance.now() - started;
     service.loadMs = loadMs;
@@ -154,6 +160,11 @@ export class InferenceService {
     return this.timed(1, () => this.tensors.inferV2(body, this.modelName));
   }
 
+  /** KServe V2 infer with binary tensor data in, and binary outputs out when asked for (HTTP). */
+  public infer(body: unknown, options: InferOptions): Promise<InferAnswer> {
+    return this.timed(1, () => this.tensors.infer(body, this.modelName, options));
+  }
+
   public requireImages(): ImageClassifier {
     if (!this.images) {
       throw new NotFoundError(`The model '${this.modelName}' serves the ${this.config.task.type} task; /classify is for image-classification models. Use POST /v1/models/${this.modelName}:predict.`);
@@ -161,10 +172,13 @@ export class InferenceService {
     return this.images;
   }
 
+  /** The warm-up prediction, unless the task turns it off (`"warmUp": false`). */
   private async warmUp(): Promise<void> {
+    const setting = this.config.task.warmUp;
+    if (setting === false) return;
     if (this.images) return this.images.warmUp();
     if (this.tabular) return this.tabular.warmUp();
-    return this.tensors.warmUp();
+    return this.tensors.warmUp(setting);
   }
 
   /** Every model call of a request: refused once the backend has failed, and timed unless coalescing times it. */

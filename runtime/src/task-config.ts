@@ -19,8 +19,25 @@ export type Normalization =
   | 'none' // raw 0..255
   | { readonly mean: readonly number[]; readonly std: readonly number[] }; // (x/255 - mean) / std
 
+/**
+ * The warm-up prediction made at init, before the first request: zeros in every input's
+ * shape, free dimensions set to 1. Models with dynamic shapes may not take that.
+ */
+export interface WarmUpConfig {
+  /**
+   * Tensor task: the shape of the zeros per input name, batch dimension included (e.g.
+   * `{"input_ids": [1, 128]}`); inputs not named get their free dimensions set to 1.
+   */
+  readonly inputs?: Readonly<Record<string, readonly number[]>>;
+}
+
+/** `false` turns the warm-up off: the model is loaded at init, and the first request runs it first. */
+export type WarmUpSetting = false | WarmUpConfig;
+
 export interface ImageClassificationTaskConfig {
   readonly type: 'image-classification';
+  /** Default: warm up on a blank image of the input size. */
+  readonly warmUp?: WarmUpSetting;
   /** Model input height and width in pixels: one number for square inputs. */
   readonly inputSize: number | readonly [number, number];
   /** 3 for RGB (default), 1 for greyscale. */
@@ -46,6 +63,8 @@ export interface ImageClassificationTaskConfig {
 
 export interface TabularTaskConfig {
   readonly type: 'tabular';
+  /** Default: warm up on one row of zeros. */
+  readonly warmUp?: WarmUpSetting;
   /** Feature names, in the order of the model's input vector. */
   readonly features: readonly string[];
   /** Class labels for classifiers (the output is one score per label). */
@@ -60,6 +79,8 @@ export interface TabularTaskConfig {
 
 export interface TensorTaskConfig {
   readonly type: 'tensor';
+  /** Default: warm up on zeros, free dimensions set to 1. */
+  readonly warmUp?: WarmUpSetting;
 }
 
 export type TaskConfig = ImageClassificationTaskConfig | TabularTaskConfig | TensorTaskConfig;

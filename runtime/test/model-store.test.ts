@@ -46,6 +46,10 @@ beforeAll(async () => {
   await put('broken/model.json', layersFiles['model.json']);
   await put(`broken/${SHARDS[0]}`, layersFiles[SHARDS[0]]);
   await put('escape/model.json', layersFiles['model.json']);
+  const outward = JSON.parse(layersFiles['model.json'].toString()) as { weightsManifest: { paths: string[] }[] };
+  outward.weightsManifest[0].paths = [`../layers/${SHARDS[0]}`, SHARDS[1]];
+  await put('outward/model.json', Buffer.from(JSON.stringify(outward)));
+  await put(`outward/${SHARDS[1]}`, layersFiles[SHARDS[1]]);
   // s3rver collapses '..' inside a key, but keeps it as the last segment.
   await put('escape/..', Buffer.from('outside'));
 }, 30_000);
@@ -167,6 +171,33 @@ describe('resolveModelDir', () => {
 
     expect(error.message).toContain('"escape/.."');
     expect(await readdir(cacheDir)).toEqual([]);
+  });
+
+  test('a model.json whose weight path leaves the model folder ("../") is refused, naming the path, and nothing is cached', async () => {
+    const cacheDir = await newCacheDir();
+
+    const error = await errorOf(resolveModelDir(`s3://${BUCKET}/outward/`, { cacheDir, s3 }));
+
+    expect(error.message).toContain(`model.json at s3://${BUCKET}/outward/ lists the weight file "../layers/${SHARDS[0]}", which is outside the model folder`);
+    const [dir] = await readdir(cacheDir);
+    expect(await readdir(path.join(cacheDir, dir))).not.toContain('.complete.json');
+  });
+
+  test('the completion marker records each object\'s size, ETag, SHA-256 and what its bytes were checked against', async () => {
+    const cacheDir = await newCacheDir();
+
+    const dir = await resolveModelDir(`s3://${BUCKET}/saved/`, { cacheDir, s3 });
+
+    const marker = JSON.parse(await readFile(path.join(dir, '.complete.json'), 'utf8')) as { version: number; objects: object[] };
+    expect(marker.version).toBe(2);
+    expect(marker.objects).toEqual(Object.entries(savedFiles).sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, bytes]) => ({
+      path: name,
+      key: `saved/${name}`,
+      size: bytes.length,
+      etag: `"${createHash('md5').update(bytes).digest('hex')}"`,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      verifiedBy: ['etag-md5'],
+    })));
   });
 
   test('with no client given, the endpoint comes from AWS_ENDPOINT_URL_S3 and path style is used', async () => {

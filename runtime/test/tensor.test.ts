@@ -68,7 +68,7 @@ describe('a TF.js graph model', () => {
     expect(meta.json).toEqual({
       name: 'linear', versions: ['1'], platform: 'tensorflowjs_graph',
       inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 3] }],
-      outputs: [{ name: 'y', datatype: 'FP32', shape: expect.any(Array) }],
+      outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 2] }],
     });
     const status = await call(graph, 'GET', '/v1/models/linear');
     expect(status.json).toEqual({ model_version_status: [{ version: '1', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }] });

@@ -9,7 +9,10 @@ import { BadRequestError, PayloadTooLargeError, UnprocessableError, UnsupportedM
 import { SUPPORTED_IMAGE_TYPES } from '../image-decode';
 import { mediaType } from '../http';
 import { isObject } from '../guards';
+import { parseTfServingJson } from '../protocols/tf-serving-json';
+import { readV2Request } from '../protocols/v2-binary';
 import type { InferenceService } from '../service';
+import type { InferAnswer } from './tensor';
 
 /** The synchronous routes an input can take: /classify, TF Serving :predict, KServe V2 infer. */
 export const TASK_ROUTES = ['classify', 'predict', 'infer'] as const;
@@ -23,6 +26,11 @@ export interface TaskInput {
   readonly body: Buffer;
   /** The largest multipart body read, in bytes. */
   readonly maxBodyBytes: number;
+  /**
+   * KServe V2 infer: the Inference-Header-Content-Length header, when the body is a JSON
+   * header of that many bytes followed by binary tensor data.
+   */
+  readonly inferenceHeaderLength?: string;
 }
 
 /** The answer of a task route: the JSON value a 200 carries. */
@@ -35,10 +43,27 @@ export async function runTask(service: InferenceService, input: TaskInput): Prom
       return classifyOne(service, await imageFrom(service, input));
     case 'predict':
       if (service.tabular && isCsv(input.contentType)) return predictCsv(service, input.body.toString('utf8'));
-      return predictJson(service, parseJson(input));
+      return predictJson(service, parseJson(input, parseTfServingJson));
     case 'infer':
-      return service.inferV2(parseJson(input));
+      return (await runInfer(service, input, { binaryOutputs: false })).json;
   }
+}
+
+/**
+ * A KServe V2 infer body as bytes: JSON, or JSON then binary tensor data (binary tensor
+ * data extension); binary outputs when `binaryOutputs` and the request asks for them.
+ */
+export async function runInfer(service: InferenceService, input: TaskInput, options: { readonly binaryOutputs: boolean }): Promise<InferAnswer> {
+  const binaryBody = input.inferenceHeaderLength !== undefined;
+  const type = mediaType(input.contentType);
+  // Binary requests come as application/octet-stream (KServe's client) or with no type (tritonclient).
+  if (binaryBody && type !== '' && type !== 'application/octet-stream' && !isJsonType(type)) {
+    throw new UnsupportedMediaTypeError(`Content-Type ${type} is not accepted with Inference-Header-Content-Length; send application/octet-stream (a JSON header, then binary tensor data).`);
+  }
+  const request = binaryBody
+    ? readV2Request(input.body, input.inferenceHeaderLength, (text) => parseText(text))
+    : { body: parseJson(input, JSON.parse, ['application/octet-stream']), binary: new Map<number, Buffer>() };
+  return service.infer(request.body, { binary: request.binary, binaryOutputs: options.binaryOutputs });
 }
 
 /** Runs an input given as parsed JSON (a direct invocation's event). */
@@ -153,17 +178,29 @@ async function imageFrom(service: InferenceService, input: TaskInput): Promise<U
   throw new UnsupportedMediaTypeError(`Content-Type ${type} is not accepted by /classify. Send ${SUPPORTED_IMAGE_TYPES.join(', ')}, application/octet-stream, or multipart/form-data with a field "image".`);
 }
 
-function parseJson(input: TaskInput): unknown {
+/**
+ * The JSON of a body. Besides JSON types, application/x-www-form-urlencoded is read as JSON:
+ * it is what `curl -d` sends, and TF Serving reads the body whatever its type.
+ */
+function parseJson(input: TaskInput, parse: (text: string) => unknown = JSON.parse, alsoAccepted: readonly string[] = []): unknown {
   const type = mediaType(input.contentType);
-  if (type !== '' && type !== 'application/json' && !type.endsWith('+json') && type !== 'text/plain') {
+  if (!isJsonType(type) && !alsoAccepted.includes(type)) {
     throw new UnsupportedMediaTypeError(`Content-Type ${type} is not accepted here; send application/json.`);
   }
   if (input.body.length === 0) throw new BadRequestError('The body is empty; send a JSON object.');
+  return parseText(input.body.toString('utf8'), parse);
+}
+
+function parseText(text: string, parse: (text: string) => unknown = JSON.parse): unknown {
   try {
-    return JSON.parse(input.body.toString('utf8'));
+    return parse(text);
   } catch (err) {
     throw new BadRequestError(`The body is not valid JSON: ${(err as Error).message}.`);
   }
+}
+
+function isJsonType(type: string): boolean {
+  return type === '' || type === 'application/json' || type.endsWith('+json') || type === 'text/plain' || type === 'application/x-www-form-urlencoded';
 }
 
 /** `{"b64": ...}`, `{"image_bytes": {"b64": ...}}` or `{"image": {"b64": ...}}`. */
