@@ -22,6 +22,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
   github: false,
   release: false,
   bin: { 'serverless-tf': 'bin/serverless-tf.js' },
+  // jsii's Python target: `package:python` writes dist/python/*.whl; the test of the Python
+  // example app (test/python-app.test.ts) builds and installs it (scripts/python-app.mjs).
+  publishToPypi: { distName: 'cdk-serverless-tensorflow', module: 'cdk_serverless_tensorflow' },
   jestOptions: {
     // Snapshots must be able to fail: `test` never rewrites them, `test:update` does.
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
@@ -148,5 +151,14 @@ project.addTask('bench', {
 
 // jsii cannot redeclare inherited props to document our defaults: write them into API.md.
 project.tasks.tryFind('docgen')?.exec('ts-node --project projenrc/tsconfig.json projenrc/api-md-defaults.ts');
+
+// cfn-lint (PyPI, pinned) in a venv cached on the machine, for test/cfn-lint.test.ts.
+const pythonTools = project.addTask('python-tools', {
+  description: 'Set up the pinned cfn-lint in a virtual environment in the machine cache (test/cfn-lint.test.ts)',
+  exec: 'node scripts/python-tools.mjs',
+});
+project.testTask.prependSpawn(pythonTools);
+// Set-up scripts of this repository's tests: not part of the package.
+project.npmignore?.addPatterns('/scripts/');
 
 project.synth();

@@ -26,6 +26,7 @@ import {
   DEFAULT_RESULT_RETENTION, DEFAULT_UPLOAD_EXPIRY, INPUTS_PREFIX, JOBS_PREFIX, MAX_RESULT_RETENTION_DAYS, MAX_UPLOAD_EXPIRY,
   SHORT_ASYNC_TIMEOUT, TABLE_PARTITION_KEY, TABLE_TTL_ATTRIBUTE, UPLOAD_RETENTION, UPLOADS_PREFIX,
 } from './private/async-defaults';
+import { grantObjectKey, grantPublish, grantSendMessages, grantTableKey } from './private/key-grants';
 import { QueueFeed, validateQueueFeed } from './private/queue-feed';
 import { TensorFlowValidationError } from './private/validation-error';
 import { RuntimeEnvironment } from './runtime-environment';
@@ -426,7 +427,7 @@ export class AsyncInference extends Construct {
     // Conditional writes (job creation, idempotency keys, status changes) need no extra
     // actions; DeleteItem undoes a job that lost an idempotency-key race.
     this.table.grant(role, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
-    this.table.encryptionKey?.grantEncryptDecrypt(role);
+    grantTableKey(this.table, role);
     // Presigned PUTs to jobs/uploads/ and GETs of jobs/results/ are signed with the role's
     // own credentials, so it needs the object permissions the URLs carry.
     const objects = this.bucket.arnForObjects(`${JOBS_PREFIX}*`);
@@ -436,9 +437,9 @@ export class AsyncInference extends Construct {
     const inputs = this.bucket.arnForObjects(`${INPUTS_PREFIX}*`);
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [inputs] }));
     acknowledgeWildcardResource(role, inputs, 'Inline job inputs have generated keys under jobs/inputs/; the function deletes only the input of a duplicate (same Idempotency-Key) request.');
-    this.bucket.encryptionKey?.grantEncryptDecrypt(role);
-    this.queue.grantSendMessages(role);
-    this.topic?.grantPublish(role);
+    grantObjectKey(this.bucket.encryptionKey, role);
+    grantSendMessages(this.queue, role);
+    if (this.topic) grantPublish(this.topic, role);
     this.eventBus?.grantPutEventsTo(role);
   }
 

@@ -2,7 +2,7 @@
 // to an SQS queue, which feeds the TensorFlowFunction's `live` alias. The runtime splits
 // large objects into chunks that it sends back to the same queue, one message each, and
 // writes predictions under deterministic keys in the output bucket.
-import { Annotations, Duration, Size, SizeRoundingBehavior, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import { Annotations, Duration, Size, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -19,8 +19,9 @@ import {
   INPUT_SUFFIXES, MAX_CHUNK_SIZE, MAX_ROWS_PER_BATCH, MIN_BATCH_TIMEOUT, MIN_CHUNK_SIZE, defaultSuffixes, formatOfSuffix,
   formatsForTask, prefixesOverlap,
 } from './private/batch-defaults';
+import { WRITER_KEY_ACTIONS, grantObjectKey, grantTableKey } from './private/key-grants';
 import { QueueFeed, validateQueueFeed } from './private/queue-feed';
-import { mib } from './private/sizing';
+import { bytesOf, mib } from './private/sizing';
 import { TensorFlowValidationError } from './private/validation-error';
 import { RuntimeEnvironment } from './runtime-environment';
 import type { TensorFlowFunction } from './tensorflow-function';
@@ -104,7 +105,7 @@ export interface BatchInferenceProps {
 
   /**
    * Inputs larger than this are split into chunks of about this size, each a queue message
-   * and an invocation of its own.
+   * and an invocation of its own. A token must be given as `Size.bytes(...)`.
    *
    * @default Size.mebibytes(8)
    */
@@ -246,7 +247,7 @@ export class BatchInference extends Construct {
       [RuntimeEnvironment.OUTPUT_BUCKET]: this.outputBucket.bucketName,
       [RuntimeEnvironment.OUTPUT_PREFIX]: this.outputPrefix,
       [RuntimeEnvironment.BATCH_QUEUE_URL]: this.queue.queueUrl,
-      [RuntimeEnvironment.BATCH_CHUNK_BYTES]: Tokenization.stringifyNumber(chunkSize.toBytes({ rounding: SizeRoundingBehavior.FLOOR })),
+      [RuntimeEnvironment.BATCH_CHUNK_BYTES]: Tokenization.stringifyNumber(bytesOf(this, 'chunkSize', chunkSize)),
       [RuntimeEnvironment.BATCH_ROWS]: Tokenization.stringifyNumber(props.rowsPerBatch ?? DEFAULT_ROWS_PER_BATCH),
       ...(this.outputTable ? { [RuntimeEnvironment.OUTPUT_TABLE]: this.outputTable.tableName } : {}),
     });
@@ -287,14 +288,14 @@ export class BatchInference extends Construct {
       resources: [this.outputBucket.bucketArn],
       ...(this.outputPrefix ? { conditions: { StringLike: { 's3:prefix': [`${this.outputPrefix}*`] } } } : {}),
     }));
-    this.outputBucket.encryptionKey?.grant(role, 'kms:Decrypt', 'kms:GenerateDataKey');
+    grantObjectKey(this.outputBucket.encryptionKey, role);
 
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.queue.queueArn] }));
-    this.queue.encryptionMasterKey?.grant(role, 'kms:Decrypt', 'kms:GenerateDataKey');
+    this.queue.encryptionMasterKey?.grant(role, ...WRITER_KEY_ACTIONS);
 
     if (this.outputTable) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'], resources: [this.outputTable.tableArn] }));
-      this.outputTable.encryptionKey?.grantEncryptDecrypt(role);
+      grantTableKey(this.outputTable, role);
     }
   }
 
@@ -310,7 +311,7 @@ export class BatchInference extends Construct {
     if (this.sameBucket(props) && prefixesOverlap(this.inputPrefix, this.outputPrefix)) {
       fail(`inputPrefix "${this.inputPrefix}" and outputPrefix "${this.outputPrefix}" overlap in the same bucket: outputs would be predicted again as inputs. Use prefixes where neither starts with the other (e.g. inputPrefix 'input/' and outputPrefix 'predictions/'), or give a separate outputBucket.`);
     }
-    const bytes = chunkSize.toBytes({ rounding: SizeRoundingBehavior.FLOOR });
+    const bytes = bytesOf(this, 'chunkSize', chunkSize);
     if (!Token.isUnresolved(bytes) && (bytes < MIN_CHUNK_SIZE.toBytes() || bytes > MAX_CHUNK_SIZE.toBytes())) {
       fail(`chunkSize must be ${MIN_CHUNK_SIZE.toMebibytes()} to ${MAX_CHUNK_SIZE.toMebibytes()} MiB; got ${mib(bytes)}. Smaller chunks cost more messages than they save; larger ones may not finish within one invocation.`);
     }

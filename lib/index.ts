@@ -1,3 +1,4 @@
+export * from './api-endpoint';
 export * from './async-inference';
 export * from './batch-inference';
 export * from './compute';

@@ -1,7 +1,8 @@
 // An API Gateway REST API in front of a TensorFlowFunction's `live` alias, serving the
 // routes of DESIGN.md's HTTP table with what a public inference endpoint needs: a chosen
 // authorization, stage throttling, binary images, JSON errors (413 stating the limits),
-// request validation, JSON access logs, tracing, and optional CORS, custom domain and WAF.
+// request validation, JSON access logs, tracing, and optional CORS, custom domain (then
+// the only way in) and WAF; or a private endpoint, reachable through VPC endpoints only.
 import { Annotations, Duration, Names, Token, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -10,6 +11,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { ApiEndpoint } from './api-endpoint';
 import type { InferenceMonitoring, MonitoringThresholds } from './inference-monitoring';
 import { acknowledgeManagedPolicy } from './private/acknowledge';
 import {
@@ -134,12 +136,29 @@ export interface InferenceApiProps {
   readonly cors?: apigw.CorsOptions;
 
   /**
+   * Where the API can be called from: a regional endpoint on the internet, or a private one
+   * reachable only through interface VPC endpoints (with a resource policy that enforces it).
+   *
+   * @default ApiEndpoint.regional()
+   */
+  readonly endpoint?: ApiEndpoint;
+
+  /**
    * A custom domain, mapped at its root (the runtime routes on the full path, which
-   * behind a base path mapping would carry the base path).
+   * behind a base path mapping would carry the base path). Regional APIs only.
    *
    * @default - only the execute-api URL
    */
   readonly domainName?: apigw.DomainNameOptions;
+
+  /**
+   * Turn off the default execute-api endpoint, so that callers can reach the API through its
+   * custom domain only: the domain's TLS security policy and mutual TLS, if configured, then
+   * cannot be bypassed. Needs domainName (without it the API could not be called at all).
+   *
+   * @default - true when domainName is given, false otherwise
+   */
+  readonly disableExecuteApiEndpoint?: boolean;
 
   /**
    * The ARN of a WAFv2 web ACL (scope REGIONAL, in the API's region) to associate with the stage.
@@ -196,8 +215,15 @@ export interface InferenceApiProps {
 export class InferenceApi extends Construct {
   /** The REST API. */
   public readonly restApi: apigw.RestApi;
-  /** The stage's URL, ending in `/`. */
+  /**
+   * The URL callers use, ending in `/`: the custom domain's (`https://<domainName>/`) when the
+   * execute-api endpoint is disabled, otherwise the stage's execute-api URL.
+   */
   public readonly url: string;
+  /** REGIONAL or PRIVATE. */
+  public readonly endpointType: apigw.EndpointType;
+  /** Whether the default execute-api endpoint is turned off (callers use the custom domain). */
+  public readonly executeApiEndpointDisabled: boolean;
   /** The stage. */
   public readonly stage: apigw.Stage;
   /** The access log group. */
@@ -224,6 +250,9 @@ export class InferenceApi extends Construct {
     const fn = props.function;
     const auth = props.authorization;
     this.authorizationType = auth.type;
+    const endpoint = props.endpoint ?? ApiEndpoint.regional();
+    this.endpointType = endpoint.type;
+    this.executeApiEndpointDisabled = props.disableExecuteApiEndpoint ?? props.domainName !== undefined;
     this.integrationTimeout = integrationTimeout(fn.timeout);
     if (outlivesGateway(fn.timeout)) {
       Annotations.of(this).addWarningV2('cdk-serverless-tensorflow:ApiTimeout', `The function's timeout (${fn.timeout.toHumanString()}) is longer than API Gateway's ${MAX_INTEGRATION_TIMEOUT.toSeconds()} s integration timeout: synchronous requests are cut at ${MAX_INTEGRATION_TIMEOUT.toSeconds()} s (504) while the function runs on. Submit long requests as asynchronous jobs (AsyncInference), or lower the function's timeout.`);
@@ -248,7 +277,11 @@ export class InferenceApi extends Construct {
       // stacks' APIs (CDK would name both "Api") from reading each other's traffic in alarms.
       restApiName: props.restApiName ?? Names.uniqueResourceName(this, { maxLength: 128 }),
       description: `TensorFlow inference: model ${fn.modelName} (${fn.taskType})`,
-      endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
+      endpointConfiguration: endpoint.type === apigw.EndpointType.PRIVATE
+        ? { types: [apigw.EndpointType.PRIVATE], vpcEndpoints: endpoint.vpcEndpoints }
+        : { types: [apigw.EndpointType.REGIONAL] },
+      policy: endpoint.type === apigw.EndpointType.PRIVATE ? privateApiPolicy(endpoint, auth.type) : undefined,
+      disableExecuteApiEndpoint: this.executeApiEndpointDisabled ? true : undefined,
       binaryMediaTypes: BINARY_MEDIA_TYPES,
       cloudWatchRole: props.cloudWatchRole ?? false,
       deployOptions: {
@@ -278,7 +311,8 @@ export class InferenceApi extends Construct {
       domainName: props.domainName,
     });
     this.stage = this.restApi.deploymentStage;
-    this.url = this.restApi.url;
+    // Mapped at the root, so the domain's URL has no stage segment.
+    this.url = this.executeApiEndpointDisabled ? `https://${props.domainName!.domainName}/` : this.restApi.url;
 
     this.addRoutes(fn);
     const origins = props.cors?.allowOrigins;
@@ -407,7 +441,8 @@ export class InferenceApi extends Construct {
       }
       if (quota.period === undefined) fail('ApiAuthorization.apiKey quota.period is required with a quota: apigw.Period.DAY, WEEK or MONTH.');
       const offset = quota.offset;
-      if (offset !== undefined && !Token.isUnresolved(offset) && !(Number.isInteger(offset) && offset >= 0 && offset < quota.limit!)) {
+      const below = (limit: number | undefined) => limit === undefined || Token.isUnresolved(limit) || offset! < limit;
+      if (offset !== undefined && !Token.isUnresolved(offset) && !(Number.isInteger(offset) && offset >= 0 && below(quota.limit))) {
         fail(`ApiAuthorization.apiKey quota.offset must be a whole number from 0 to below the limit (${quota.limit}); got ${quota.offset}.`);
       }
     }
@@ -424,5 +459,47 @@ export class InferenceApi extends Construct {
       fail(`webAclArn must be the ARN of a WAFv2 web ACL with scope REGIONAL (arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>); got "${acl}". CLOUDFRONT-scoped (global) web ACLs cannot protect an API Gateway stage.`);
     }
     if (props.cors && props.cors.allowOrigins.length === 0) fail('cors.allowOrigins must list at least one origin (or apigw.Cors.ALL_ORIGINS).');
+    const endpoint = props.endpoint;
+    if (endpoint?.type === apigw.EndpointType.PRIVATE) {
+      if (endpoint.vpcEndpoints.length === 0) {
+        fail('ApiEndpoint.privateEndpoint needs at least one interface VPC endpoint for API Gateway (ec2.InterfaceVpcEndpointAwsService.APIGATEWAY): a private API can be called through nothing else; got none.');
+      }
+      if (props.domainName) {
+        fail('domainName is not supported on a private API (ApiEndpoint.privateEndpoint): a private custom domain is an AWS::ApiGateway::DomainNameV2 with access associations to VPC endpoints, which InferenceApi does not create. Call the API through its VPC endpoints (the execute-api URL with private DNS, or https://{rest-api-id}-{vpce-id}.execute-api.{region}.amazonaws.com), or use ApiEndpoint.regional() for a custom domain.');
+      }
+    }
+    if (props.disableExecuteApiEndpoint === true && !props.domainName) {
+      fail('disableExecuteApiEndpoint without domainName leaves the API no endpoint to be called at: give domainName (callers then use it), or leave disableExecuteApiEndpoint unset.');
+    }
   }
+}
+
+/**
+ * The documented resource policy of a private API: execute-api:Invoke is denied to requests
+ * that do not come through one of the VPC endpoints, and allowed to the rest. Under IAM
+ * authorization the allow names this account, not anyone, so that a caller still needs an
+ * identity policy of its own (grantInvoke), as on a regional API.
+ *
+ * @see https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-resource-policies-examples.html
+ */
+function privateApiPolicy(endpoint: ApiEndpoint, auth: ApiAuthorizationType): iam.PolicyDocument {
+  // `execute-api:/*` is every stage, method and path of this API: the policy cannot name the
+  // API's own ARN, which depends on the API.
+  const everyMethod = 'execute-api:/*';
+  return new iam.PolicyDocument({
+    statements: [
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['execute-api:Invoke'],
+        resources: [everyMethod],
+        conditions: { StringNotEquals: { 'aws:SourceVpce': endpoint.vpcEndpoints.map((e) => e.vpcEndpointId) } },
+      }),
+      new iam.PolicyStatement({
+        principals: [auth === ApiAuthorizationType.IAM ? new iam.AccountRootPrincipal() : new iam.AnyPrincipal()],
+        actions: ['execute-api:Invoke'],
+        resources: [everyMethod],
+      }),
+    ],
+  });
 }

@@ -66,10 +66,10 @@ export class Normalization {
   /** The runtime's JSON form. @internal */
   public _render(scope: IConstruct, channels: number): unknown {
     if (this.name) return this.name;
-    if (this.mean!.length !== channels || this.std!.length !== channels) {
+    if (!Token.isUnresolved(channels) && (this.mean!.length !== channels || this.std!.length !== channels)) {
       throw new TensorFlowValidationError(scope, `Normalization.meanStd needs ${channels} values each for mean and std (one per channel); got ${this.mean!.length} and ${this.std!.length}.`);
     }
-    if (this.std!.some((s) => s <= 0)) throw new TensorFlowValidationError(scope, `Normalization.meanStd: every std must be > 0; got [${this.std!.join(', ')}].`);
+    if (this.std!.some((s) => !Token.isUnresolved(s) && !(s > 0))) throw new TensorFlowValidationError(scope, `Normalization.meanStd: every std must be > 0; got [${this.std!.join(', ')}].`);
     return { mean: this.mean, std: this.std };
   }
 }
@@ -221,14 +221,16 @@ class ImageClassificationTask extends InferenceTask {
     const p = this.props;
     const height = p.inputHeight ?? p.inputSize;
     const width = p.inputWidth ?? p.inputSize;
-    for (const [name, value] of [['inputHeight', height], ['inputWidth', width]] as const) {
+    for (const [name, own] of [['inputHeight', p.inputHeight], ['inputWidth', p.inputWidth]] as const) {
+      // The error names the prop the value came from: inputSize when it stands for both.
+      const [prop, value] = own !== undefined ? [name, own] : ['inputSize', p.inputSize];
       if (value === undefined) {
         throw new TensorFlowValidationError(scope, `InferenceTask.imageClassification needs inputSize (square inputs) or both inputHeight and inputWidth; ${name} is missing.`);
       }
-      checkInt(scope, `imageClassification ${name}`, value, 1, 8192);
+      checkInt(scope, `imageClassification ${prop}`, value, 1, 8192);
     }
     const channels = p.channels ?? 3;
-    if (channels !== 1 && channels !== 3) throw new TensorFlowValidationError(scope, `InferenceTask.imageClassification channels must be 1 or 3; got ${channels}.`);
+    if (!Token.isUnresolved(channels) && channels !== 1 && channels !== 3) throw new TensorFlowValidationError(scope, `InferenceTask.imageClassification channels must be 1 or 3; got ${channels}.`);
     if (p.topK !== undefined) checkInt(scope, 'imageClassification topK', p.topK, 1, 10_000);
     if (p.labels && p.labels.length === 0) throw new TensorFlowValidationError(scope, 'InferenceTask.imageClassification labels must not be empty; omit it to answer class indices.');
     const config = {

@@ -3,7 +3,7 @@
 // where possible, so the function can be sized and impossible combinations refused.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Size, Token } from 'aws-cdk-lib';
+import { Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
 import { TensorFlowValidationError } from './private/validation-error';
@@ -48,7 +48,7 @@ export interface ModelBucketOptions {
 
   /**
    * The model's total size. Used to size memory and /tmp (the model is downloaded there
-   * once per execution environment).
+   * once per execution environment). A size from a token counts as unknown.
    *
    * @default - unknown: memory 2048 MiB and 2 GiB of ephemeral storage unless set on the function
    */
@@ -149,7 +149,9 @@ class BucketModel extends Model {
     const size = this.options.size;
     return {
       format: this.options.format ?? ModelFormat.AUTO,
-      sizeBytes: size && !Token.isUnresolved(size.toBytes()) ? size.toBytes() : undefined,
+      // A size from a token is unknown at synth time, as if none were given (and only
+      // Size.bytes of a token converts at all).
+      sizeBytes: size && !size.isUnresolved() ? size.toBytes({ rounding: SizeRoundingBehavior.FLOOR }) : undefined,
       bucket: this.bucket,
       prefix,
     };

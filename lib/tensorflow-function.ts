@@ -2,7 +2,7 @@
 // production function needs: memory and timeout sized for the model, a least-privilege
 // role, tracing, a log group with retention, a `live` alias with warm capacity, and an
 // optional warm-up schedule.
-import { Annotations, Duration, Names, Size, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, Size, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -20,15 +20,15 @@ import type { TaskType } from './inference-task';
 import { Model, ModelFormat } from './model';
 import type { ModelConfig } from './model';
 import { acknowledgeManagedPolicy, acknowledgeWildcardResource } from './private/acknowledge';
-import { buildGpuFunction } from './private/gpu-function';
+import { buildGpuFunction, validateGpuCompute } from './private/gpu-function';
 import { readModelSignature, taskModelMismatches } from './private/model-signature';
 import { stageDockerContext } from './private/runtime-package';
 import {
-  MAX_EPHEMERAL_MIB, MAX_MEMORY_MIB, MIN_EPHEMERAL_MIB, autoMemoryMiB, ephemeralForModelMiB, mib, minimumMemoryMiB,
+  MAX_EPHEMERAL_MIB, MAX_MEMORY_MIB, MIN_EPHEMERAL_MIB, autoMemoryMiB, bytesOf, ephemeralForModelMiB, mib, minimumMemoryMiB,
 } from './private/sizing';
 import { TensorFlowValidationError } from './private/validation-error';
 import { Warmer } from './private/warmer';
-import { ZIP_ENVIRONMENT, buildZipFunction } from './private/zip-function';
+import { ZIP_ENVIRONMENT, buildZipFunction, validateZipCompute } from './private/zip-function';
 import { RuntimeMetrics } from './runtime-contract';
 import { RuntimeEnvironment } from './runtime-environment';
 
@@ -160,7 +160,7 @@ export interface TensorFlowFunctionProps extends lambda.FunctionOptions {
   readonly warmUp?: WarmUpOptions;
 
   /**
-   * The largest request body the runtime accepts.
+   * The largest request body the runtime accepts. A token must be given as `Size.bytes(...)`.
    *
    * @default Size.mebibytes(6) - Lambda's synchronous payload limit
    */
@@ -280,7 +280,7 @@ export class TensorFlowFunction extends Construct {
       [RuntimeEnvironment.TASK]: task.json,
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: RuntimeMetrics.NAMESPACE,
-      ...(props.maxRequestSize ? { [RuntimeEnvironment.MAX_BODY_BYTES]: String(props.maxRequestSize.toBytes()) } : {}),
+      ...(props.maxRequestSize ? { [RuntimeEnvironment.MAX_BODY_BYTES]: Tokenization.stringifyNumber(bytesOf(this, 'maxRequestSize', props.maxRequestSize)) } : {}),
       ...props.environment,
     };
     for (const [name, value] of Object.entries(environment)) {
@@ -479,8 +479,11 @@ export class TensorFlowFunction extends Construct {
       if (this.model.sizeBytes !== undefined && memory < minimumMemoryMiB(this.model.sizeBytes)) {
         fail(`memorySize ${memory} MiB is too small for a ${mib(this.model.sizeBytes)} model: it needs at least ${minimumMemoryMiB(this.model.sizeBytes)} MiB (the runtime plus twice the weights). Raise memorySize or leave it unset to size it automatically (${autoMemoryMiB(this.model.sizeBytes)} MiB).`);
       }
-      if (this.model.sizeBytes !== undefined && props.memorySize === undefined && autoMemoryMiB(this.model.sizeBytes) === MAX_MEMORY_MIB) {
-        Annotations.of(this).addWarningV2('cdk-serverless-tensorflow:LargeModel', `The model is ${mib(this.model.sizeBytes)}: memory is capped at ${MAX_MEMORY_MIB} MiB, which may not hold it while it runs. Consider Compute.gpu().`);
+      // On GPU compute the weights and activations live in the accelerator's memory, which
+      // acceleratorMemory sizes: the function's memory cap says nothing about the fit there.
+      const size = this.model.sizeBytes;
+      if (compute.type !== ComputeType.GPU && size !== undefined && props.memorySize === undefined && autoMemoryMiB(size) === MAX_MEMORY_MIB) {
+        Annotations.of(this).addWarningV2('cdk-serverless-tensorflow:LargeModel', `The model is ${mib(size)}: memory is capped at ${MAX_MEMORY_MIB} MiB, which may not hold it while it runs. Consider Compute.gpu().`);
       }
     }
     const eph = props.ephemeralStorageSize?.toMebibytes();
@@ -495,9 +498,10 @@ export class TensorFlowFunction extends Construct {
     const scaling = props.provisionedConcurrencyScaling;
     if (scaling) {
       const min = scaling.minCapacity ?? props.provisionedConcurrency ?? 1;
-      if (scaling.maxCapacity < min) fail(`provisionedConcurrencyScaling.maxCapacity (${scaling.maxCapacity}) must be at least minCapacity (${min}).`);
+      const max = scaling.maxCapacity;
+      if (!Token.isUnresolved(min) && !Token.isUnresolved(max) && max < min) fail(`provisionedConcurrencyScaling.maxCapacity (${max}) must be at least minCapacity (${min}).`);
       const target = scaling.utilizationTarget ?? 0.7;
-      if (target < 0.1 || target > 0.9) fail(`provisionedConcurrencyScaling.utilizationTarget must be 0.1 to 0.9; got ${target}.`);
+      if (!Token.isUnresolved(target) && !(target >= 0.1 && target <= 0.9)) fail(`provisionedConcurrencyScaling.utilizationTarget must be 0.1 to 0.9; got ${target}.`);
       for (const scheduled of scaling.schedules ?? []) {
         if (scheduled.minCapacity === undefined && scheduled.maxCapacity === undefined) {
           fail(`provisionedConcurrencyScaling.schedules "${scheduled.name}" changes nothing: give minCapacity, maxCapacity or both.`);
@@ -509,6 +513,10 @@ export class TensorFlowFunction extends Construct {
       fail(`warmUp.concurrency must be a whole number from 1 to 100; got ${warm}.`);
     }
     this.warnWarmUpWithProvisionedConcurrency(props);
+    if (props.maxRequestSize) bytesOf(this, 'maxRequestSize', props.maxRequestSize);
+    // Last, so that every prop of the function is checked before the packaging's own.
+    if (compute.type === ComputeType.GPU) validateGpuCompute(this, compute);
+    if (compute.type === ComputeType.ZIP) validateZipCompute(this, props, compute, this.model);
     if (props.modelName !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(props.modelName)) {
       fail(`modelName must be 1-128 letters, digits, '.', '_' or '-' (it appears in URLs); got "${props.modelName}".`);
     }

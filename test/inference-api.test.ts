@@ -10,12 +10,13 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
-  ApiAuthorization, HttpApiAuthorization, InferenceApi, InferenceApiProps, InferenceFunctionUrl, InferenceHttpApi, InferenceHttpApiProps,
+  ApiAuthorization, ApiEndpoint, HttpApiAuthorization, InferenceApi, InferenceApiProps, InferenceFunctionUrl, InferenceHttpApi, InferenceHttpApiProps,
   InferenceMonitoring, Model, TensorFlowFunction,
 } from '../lib';
 import { layersModelDir, newStack } from './support';
@@ -23,6 +24,12 @@ import { layersModelDir, newStack } from './support';
 const MODEL_DIR = layersModelDir();
 const WEB_ACL_ARN = 'arn:aws:wafv2:us-east-1:123456789012:regional/webacl/inference/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab';
 const POOL_ARN = 'arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Example';
+const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/abc';
+
+/** Interface VPC endpoints for execute-api, imported by id. */
+function vpcEndpoints(stack: Stack, ...ids: string[]): ec2.IInterfaceVpcEndpoint[] {
+  return ids.map((id) => ec2.InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(stack, id, { vpcEndpointId: id, port: 443 }));
+}
 
 function newFunction(stack: Stack, timeout?: Duration): TensorFlowFunction {
   return new TensorFlowFunction(stack, 'Fn', { model: Model.fromAsset(MODEL_DIR), modelName: 'demo', timeout });
@@ -357,6 +364,94 @@ describe('InferenceApi', () => {
   });
 });
 
+describe('InferenceApi endpoint: regional, or private through VPC endpoints', () => {
+  test('by default a regional endpoint with no resource policy, its execute-api endpoint on', () => {
+    const { api, template } = restApi({ authorization: ApiAuthorization.iam() });
+    const [rest] = Object.values(template.findResources('AWS::ApiGateway::RestApi'));
+    expect(rest.Properties.EndpointConfiguration).toEqual({ Types: ['REGIONAL'] });
+    expect(rest.Properties.Policy).toBeUndefined();
+    expect(rest.Properties.DisableExecuteApiEndpoint).toBeUndefined();
+    expect([api.endpointType, api.executeApiEndpointDisabled]).toEqual([apigw.EndpointType.REGIONAL, false]);
+  });
+
+  test('ApiEndpoint.privateEndpoint: a PRIVATE API associated with the VPC endpoints, Invoke denied unless through one of them, allowed to anyone else (the API key still applies)', () => {
+    const stack = newStack();
+    const api = new InferenceApi(stack, 'Api', {
+      function: newFunction(stack),
+      authorization: ApiAuthorization.apiKey(),
+      endpoint: ApiEndpoint.privateEndpoint(vpcEndpoints(stack, 'vpce-1a2b3c4d', 'vpce-5e6f7a8b')),
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::ApiGateway::RestApi', {
+      EndpointConfiguration: { Types: ['PRIVATE'], VpcEndpointIds: ['vpce-1a2b3c4d', 'vpce-5e6f7a8b'] },
+      Policy: {
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Deny', Principal: { AWS: '*' }, Action: 'execute-api:Invoke', Resource: 'execute-api:/*', Condition: { StringNotEquals: { 'aws:SourceVpce': ['vpce-1a2b3c4d', 'vpce-5e6f7a8b'] } } },
+          { Effect: 'Allow', Principal: { AWS: '*' }, Action: 'execute-api:Invoke', Resource: 'execute-api:/*' },
+        ],
+      },
+    });
+    expect(api.endpointType).toBe(apigw.EndpointType.PRIVATE);
+    expect(JSON.stringify(stack.resolve(api.url))).toMatch(/execute-api/);
+  });
+
+  test('a private API with IAM authorization allows this account only, so callers still need execute-api:Invoke of their own (grantInvoke)', () => {
+    const stack = newStack();
+    new InferenceApi(stack, 'Api', { function: newFunction(stack), authorization: ApiAuthorization.iam(), endpoint: ApiEndpoint.privateEndpoint(vpcEndpoints(stack, 'vpce-1a2b3c4d')) });
+    Template.fromStack(stack).hasResourceProperties('AWS::ApiGateway::RestApi', {
+      Policy: {
+        Statement: Match.arrayWith([{
+          Effect: 'Allow',
+          Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:root']] } },
+          Action: 'execute-api:Invoke',
+          Resource: 'execute-api:/*',
+        }]),
+      },
+    });
+  });
+
+  test('a custom domain turns the execute-api endpoint off: the domain (and its TLS policy or mutual TLS) is the only way in, and url is the domain\'s', () => {
+    const stack = newStack();
+    const api = new InferenceApi(stack, 'Api', {
+      function: newFunction(stack),
+      authorization: ApiAuthorization.iam(),
+      domainName: { domainName: 'ml.example.com', certificate: acm.Certificate.fromCertificateArn(stack, 'Cert', CERTIFICATE_ARN) },
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::ApiGateway::RestApi', { DisableExecuteApiEndpoint: true });
+    expect([api.executeApiEndpointDisabled, api.url]).toEqual([true, 'https://ml.example.com/']);
+  });
+
+  test('disableExecuteApiEndpoint false keeps the execute-api endpoint beside the domain', () => {
+    const stack = newStack();
+    const api = new InferenceApi(stack, 'Api', {
+      function: newFunction(stack),
+      authorization: ApiAuthorization.iam(),
+      domainName: { domainName: 'ml.example.com', certificate: acm.Certificate.fromCertificateArn(stack, 'Cert', CERTIFICATE_ARN) },
+      disableExecuteApiEndpoint: false,
+    });
+    const [rest] = Object.values(Template.fromStack(stack).findResources('AWS::ApiGateway::RestApi'));
+    expect(rest.Properties.DisableExecuteApiEndpoint).toBeUndefined();
+    expect(JSON.stringify(stack.resolve(api.url))).toMatch(/\.execute-api\.us-east-1\./);
+  });
+
+  test.each<[string, (stack: Stack) => Omit<InferenceApiProps, 'function'>, RegExp]>([
+    ['a private endpoint without VPC endpoints', () => ({ authorization: ApiAuthorization.iam(), endpoint: ApiEndpoint.privateEndpoint([]) }),
+      /^Test\/Api: ApiEndpoint\.privateEndpoint needs at least one interface VPC endpoint for API Gateway \(ec2\.InterfaceVpcEndpointAwsService\.APIGATEWAY\).*got none\.$/],
+    ['a custom domain on a private API', (stack) => ({
+      authorization: ApiAuthorization.iam(),
+      endpoint: ApiEndpoint.privateEndpoint(vpcEndpoints(stack, 'vpce-1a2b3c4d')),
+      domainName: { domainName: 'ml.example.com', certificate: acm.Certificate.fromCertificateArn(stack, 'Cert', CERTIFICATE_ARN) },
+    }), /^Test\/Api: domainName is not supported on a private API \(ApiEndpoint\.privateEndpoint\).*or use ApiEndpoint\.regional\(\) for a custom domain\.$/],
+    ['disableExecuteApiEndpoint without a domain', () => ({ authorization: ApiAuthorization.iam(), disableExecuteApiEndpoint: true }),
+      /^Test\/Api: disableExecuteApiEndpoint without domainName leaves the API no endpoint to be called at: give domainName \(callers then use it\), or leave disableExecuteApiEndpoint unset\.$/],
+  ])('%s is refused, before any resource', (_what, props, message) => {
+    const stack = newStack();
+    const fnOfApi = newFunction(stack);
+    expect(() => new InferenceApi(stack, 'Api', { function: fnOfApi, ...props(stack) })).toThrow(message);
+    expect(stack.node.findChild('Api').node.children).toEqual([]);
+  });
+});
+
 describe('InferenceHttpApi', () => {
   test('the same routes on a $default stage, integrated with the live alias, throttled, with JSON access logs and one permission', () => {
     const { api, template } = httpApi({ authorization: HttpApiAuthorization.iam() });
@@ -484,6 +579,9 @@ describe('cdk-nag AwsSolutions: zero unacknowledged findings, each acknowledgeme
       function: newFunction(s), authorization: ApiAuthorization.cognito([cognito.UserPool.fromUserPoolArn(s, 'Pool', POOL_ARN)]), cors: { allowOrigins: apigw.Cors.ALL_ORIGINS },
     })],
     ['REST API, none', (s) => new InferenceApi(s, 'Api', { function: newFunction(s), authorization: ApiAuthorization.none() })],
+    ['REST API, private, API key', (s) => new InferenceApi(s, 'Api', {
+      function: newFunction(s), authorization: ApiAuthorization.apiKey(), endpoint: ApiEndpoint.privateEndpoint(vpcEndpoints(s, 'vpce-1a2b3c4d')),
+    })],
     ['HTTP API, IAM', (s) => new InferenceHttpApi(s, 'Api', { function: newFunction(s), authorization: HttpApiAuthorization.iam() })],
     ['HTTP API, none', (s) => new InferenceHttpApi(s, 'Api', { function: newFunction(s), authorization: HttpApiAuthorization.none() })],
     ['function URL, IAM', (s) => new InferenceFunctionUrl(s, 'Url', { function: newFunction(s) })],

@@ -2,13 +2,17 @@
 // that trip it and the error (the prop, its allowed range, the value given, what to
 // change) or warning they get, and the boundary values that still synthesize.
 import * as path from 'path';
-import { CfnParameter, Size } from 'aws-cdk-lib';
+import { CfnParameter, Duration, Lazy, Size } from 'aws-cdk-lib';
 import type { Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Compute, InferenceTask, Model, Normalization, RuntimeEnvironment, TensorFlowRuntimeLayer } from '../lib';
+import {
+  ApiAuthorization, BatchInference, Compute, InferenceApi, InferenceMonitoring, InferenceTask, Model, Normalization, RuntimeEnvironment,
+  TensorFlowRuntimeLayer,
+} from '../lib';
 import type { GpuComputeProps } from '../lib';
 import { classifier, envOf, layersModelDir, newStack } from './support';
 import type { FunctionProps } from './support';
@@ -109,6 +113,12 @@ describe('the LargeModel warning: automatic memory capped at 10240 MiB', () => {
     classifier(stack, { model: bucketModel(stack, 700), memorySize: 10240 });
     Annotations.fromStack(stack).hasNoWarning('/Test/Fn', Match.stringLikeRegexp(LARGE_MODEL));
   });
+
+  test('on GPU compute the model runs in the accelerator\'s memory: no warning (that would point at Compute.gpu())', () => {
+    const stack = newStack();
+    classifier(stack, { model: bucketModel(stack, 700), compute: gpu(stack) });
+    Annotations.fromStack(stack).hasNoWarning('/Test/Fn', Match.stringLikeRegexp(LARGE_MODEL));
+  });
 });
 
 describe('Compute.gpu security groups, subnets and scaling', () => {
@@ -147,10 +157,10 @@ describe('Compute.gpu security groups, subnets and scaling', () => {
     expect(provider.Properties.VpcConfig.SubnetIds).toEqual(Array.from({ length: 16 }, (_, i) => `subnet-${i}`));
   });
 
-  test.each([0, 2.5])('perExecutionEnvironmentMaxConcurrency %s is refused: a whole number of at least 1', (concurrency) => {
+  test.each([0, 2.5, 1601])('perExecutionEnvironmentMaxConcurrency %s is refused: a whole number from 1 to 1600', (concurrency) => {
     const stack = newStack();
     expect(() => classifier(stack, { compute: gpu(stack, () => ({ perExecutionEnvironmentMaxConcurrency: concurrency })) }))
-      .toThrow(new RegExp(`Compute\\.gpu perExecutionEnvironmentMaxConcurrency must be a whole number of at least 1; got ${concurrency}\\.`));
+      .toThrow(new RegExp(`Compute\\.gpu perExecutionEnvironmentMaxConcurrency must be a whole number from 1 to 1600; got ${concurrency}\\.`));
   });
 
   test('perExecutionEnvironmentMaxConcurrency 1 reaches the function', () => {
@@ -159,6 +169,24 @@ describe('Compute.gpu security groups, subnets and scaling', () => {
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
       CapacityProviderConfig: { LambdaManagedInstancesCapacityProviderConfig: Match.objectLike({ PerExecutionEnvironmentMaxConcurrency: 1 }) },
     });
+  });
+
+  test.each<[keyof GpuComputeProps, number, RegExp]>([
+    ['minExecutionEnvironments', -1, /Use 0 to keep no environment ready between requests\./],
+    ['minExecutionEnvironments', 2.5, /Use 0 to keep no environment ready between requests\./],
+    ['minExecutionEnvironments', 15001, /Use 0 to keep no environment ready between requests\./],
+    ['maxExecutionEnvironments', -1, /Leave it unset for no limit beyond the capacity provider's\./],
+    ['maxExecutionEnvironments', 15001, /Leave it unset for no limit beyond the capacity provider's\./],
+  ])('%s %s is refused by this construct, with Lambda\'s range and what to change', (prop, value, advice) => {
+    const stack = newStack();
+    expect(() => classifier(stack, { compute: gpu(stack, () => ({ [prop]: value })) }))
+      .toThrow(new RegExp(`^Test/Fn: Compute\\.gpu ${prop} must be a whole number from 0 to 15000 \\(Lambda's range\\); got ${value}\\. ${advice.source}$`));
+  });
+
+  test('0 execution environments at least is accepted: none kept ready', () => {
+    const stack = newStack();
+    classifier(stack, { compute: gpu(stack, () => ({ minExecutionEnvironments: 0 })) });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Version', { FunctionScalingConfig: { MinExecutionEnvironments: 0 } });
   });
 
   test('maxExecutionEnvironments below minExecutionEnvironments is refused, with both values', () => {
@@ -180,6 +208,13 @@ describe('Compute.gpu capacityProvider: one defined in the app', () => {
     const imported = lambda.CapacityProvider.fromCapacityProviderName(stack, 'Pool', 'gpu-pool');
     expect(() => classifier(stack, { compute: Compute.gpu({ capacityProvider: imported }) }))
       .toThrow(/^Test\/Fn: Compute\.gpu capacityProvider must be a lambda\.CapacityProvider defined in this app \(an imported one cannot attach functions/);
+  });
+
+  test('the imported capacity provider is refused before any resource of the function exists: no half-built function is left', () => {
+    const stack = newStack();
+    const imported = lambda.CapacityProvider.fromCapacityProviderName(stack, 'Pool', 'gpu-pool');
+    expect(() => classifier(stack, { compute: Compute.gpu({ capacityProvider: imported }) })).toThrow(/capacityProvider must be a lambda\.CapacityProvider/);
+    expect(stack.node.findChild('Fn').node.children.map((c) => c.node.id)).toEqual([]);
   });
 
   test('a capacity provider defined in the app runs the function, and none is created', () => {
@@ -204,7 +239,8 @@ describe('InferenceTask and Normalization', () => {
     ['no labels', () => InferenceTask.imageClassification({ inputSize: 224, labels: [] }), /InferenceTask\.imageClassification labels must not be empty; omit it to answer class indices\./],
     ['an input height of 0', () => InferenceTask.imageClassification({ inputHeight: 0, inputWidth: 224 }), /InferenceTask\.imageClassification inputHeight must be a whole number from 1 to 8192; got 0\./],
     ['an input width over 8192', () => InferenceTask.imageClassification({ inputHeight: 224, inputWidth: 8193 }), /InferenceTask\.imageClassification inputWidth must be a whole number from 1 to 8192; got 8193\./],
-    ['a fractional input size', () => InferenceTask.imageClassification({ inputSize: 22.5 }), /inputHeight must be a whole number from 1 to 8192; got 22\.5\./],
+    ['a fractional input size, named as given', () => InferenceTask.imageClassification({ inputSize: 22.5 }), /InferenceTask\.imageClassification inputSize must be a whole number from 1 to 8192; got 22\.5\./],
+    ['an input size that inputHeight overrides: the width still comes from it', () => InferenceTask.imageClassification({ inputSize: 0, inputHeight: 224 }), /InferenceTask\.imageClassification inputSize must be a whole number from 1 to 8192; got 0\./],
     ['an image topK of 0', () => InferenceTask.imageClassification({ inputSize: 224, topK: 0 }), /InferenceTask\.imageClassification topK must be a whole number from 1 to 10000; got 0\./],
     ['no features', () => InferenceTask.tabular({ features: [] }), /InferenceTask\.tabular features must list the feature names, in the order of the model's input vector\./],
     ['a feature twice', () => InferenceTask.tabular({ features: ['a', 'b', 'a', 'b', 'c'] }), /InferenceTask\.tabular features has duplicate names: a, b\./],
@@ -257,5 +293,82 @@ describe('TensorFlowRuntimeLayer architecture', () => {
     const stack = newStack();
     new TensorFlowRuntimeLayer(stack, 'Runtime', { architecture });
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::LayerVersion', { CompatibleArchitectures: [architecture.name] });
+  });
+});
+
+describe('values from tokens (CfnParameter, Lazy) are left to deploy time, not validated at synth', () => {
+  /** A Number parameter `id` of the stack: a number token that resolves to { Ref: id }. */
+  const param = (stack: Stack, id = 'Value') => new CfnParameter(stack, id, { type: 'Number' }).valueAsNumber;
+
+  test.each<[string, (stack: Stack) => FunctionProps, (template: Template) => void]>([
+    ['Compute.gpu maxVCpuCount', (stack) => ({ compute: gpu(stack, () => ({ maxVCpuCount: param(stack) })) }),
+      (t) => t.hasResourceProperties('AWS::Lambda::CapacityProvider', { CapacityProviderScalingConfig: Match.objectLike({ MaxVCpuCount: { Ref: 'Value' } }) })],
+    ['Compute.gpu perExecutionEnvironmentMaxConcurrency', (stack) => ({ compute: gpu(stack, () => ({ perExecutionEnvironmentMaxConcurrency: param(stack) })) }),
+      (t) => t.hasResourceProperties('AWS::Lambda::Function', {
+        CapacityProviderConfig: { LambdaManagedInstancesCapacityProviderConfig: Match.objectLike({ PerExecutionEnvironmentMaxConcurrency: { Ref: 'Value' } }) },
+      })],
+    ['Compute.gpu min and maxExecutionEnvironments', (stack) => ({ compute: gpu(stack, () => ({ minExecutionEnvironments: param(stack, 'Min'), maxExecutionEnvironments: param(stack, 'Max') })) }),
+      (t) => t.hasResourceProperties('AWS::Lambda::Version', { FunctionScalingConfig: { MinExecutionEnvironments: { Ref: 'Min' }, MaxExecutionEnvironments: { Ref: 'Max' } } })],
+    ['Compute.gpu maxExecutionEnvironments against a literal minimum', (stack) => ({ compute: gpu(stack, () => ({ minExecutionEnvironments: 4, maxExecutionEnvironments: param(stack) })) }),
+      (t) => t.hasResourceProperties('AWS::Lambda::Version', { FunctionScalingConfig: { MinExecutionEnvironments: 4, MaxExecutionEnvironments: { Ref: 'Value' } } })],
+    ['Compute.gpu acceleratorMemory', (stack) => ({ compute: gpu(stack, () => ({ acceleratorMemory: Size.gibibytes(param(stack)) })) }),
+      (t) => t.hasResourceProperties('AWS::Lambda::Function', { AcceleratorConfig: { AcceleratorMemorySize: { Ref: 'Value' } } })],
+    ['provisionedConcurrencyScaling.utilizationTarget', (stack) => ({ provisionedConcurrency: 1, provisionedConcurrencyScaling: { maxCapacity: 4, utilizationTarget: param(stack) } }),
+      (t) => t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', { TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: { Ref: 'Value' } }) })],
+    ['provisionedConcurrencyScaling.maxCapacity', (stack) => ({ provisionedConcurrency: 2, provisionedConcurrencyScaling: { maxCapacity: param(stack) } }),
+      (t) => t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: { Ref: 'Value' } })],
+    ['provisionedConcurrencyScaling.minCapacity', (stack) => ({ provisionedConcurrencyScaling: { minCapacity: param(stack), maxCapacity: 4 } }),
+      (t) => t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: { Ref: 'Value' }, MaxCapacity: 4 })],
+    ['warmUp.concurrency, a string variable of the warmer', (stack) => ({ warmUp: { concurrency: param(stack) } }),
+      (t) => t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ WARM_CONCURRENCY: { Ref: 'Value' } }) } })],
+    ['maxRequestSize in bytes', (stack) => ({ maxRequestSize: Size.bytes(param(stack)) }),
+      (t) => expect(envOf(t)[RuntimeEnvironment.MAX_BODY_BYTES]).toEqual({ Ref: 'Value' })],
+    ['Model.fromBucket size: unknown at synth (700 MiB resolves only with the template), so sized as a model of unknown size',
+      (stack) => ({ model: Model.fromBucket(new s3.Bucket(stack, 'Models'), 'm/', { size: Size.mebibytes(Lazy.number({ produce: () => 700 })) }) }),
+      (t) => t.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 2048, EphemeralStorage: { Size: 2048 } })],
+    ['InferenceTask.imageClassification channels and inputSize', (stack) => ({ task: InferenceTask.imageClassification({ inputSize: param(stack, 'Size'), channels: param(stack, 'Channels') }) }),
+      (t) => expect(JSON.stringify(envOf(t)[RuntimeEnvironment.TASK])).toMatch(/"inputSize\\":",\{"Ref":"Size"\},",\\"channels\\":",\{"Ref":"Channels"\}/)],
+  ])('%s', (_what, props, expectInTemplate) => {
+    const stack = newStack();
+    classifier(stack, props(stack));
+    expectInTemplate(Template.fromStack(stack));
+  });
+
+  test('a Lazy number is resolved with the template: its value reaches the capacity provider', () => {
+    const stack = newStack();
+    classifier(stack, 'Fine', { compute: gpu(stack, () => ({ maxVCpuCount: Lazy.number({ produce: () => 48 }) })) });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::CapacityProvider', { CapacityProviderScalingConfig: Match.objectLike({ MaxVCpuCount: 48 }) });
+  });
+
+  test.each<[string, (stack: Stack) => void, (template: Template) => void]>([
+    ['BatchInference chunkSize in bytes', (stack) => new BatchInference(stack, 'Batch', { function: classifier(stack), chunkSize: Size.bytes(param(stack)) }),
+      (t) => expect(envOf(t)[RuntimeEnvironment.BATCH_CHUNK_BYTES]).toEqual({ Ref: 'Value' })],
+    ['an API key quota limit, against a literal offset', (stack) => new InferenceApi(stack, 'Api', {
+      function: classifier(stack),
+      authorization: ApiAuthorization.apiKey({ quota: { limit: param(stack), offset: 3, period: apigw.Period.DAY } }),
+    }), (t) => t.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Quota: { Limit: { Ref: 'Value' }, Offset: 3, Period: 'DAY' } })],
+    ['monitoring thresholds, durations in their alarm\'s unit', (stack) => new InferenceMonitoring(stack, 'Ops', {
+      thresholds: { errorRatePercent: param(stack, 'Percent'), modelLoadTime: Duration.millis(param(stack, 'Millis')) },
+    }).addFunction(classifier(stack)),
+    (t) => {
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', { Threshold: { Ref: 'Percent' } });
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', { Threshold: { Ref: 'Millis' } });
+    }],
+  ])('%s', (_what, build, expectInTemplate) => {
+    const stack = newStack();
+    build(stack);
+    expectInTemplate(Template.fromStack(stack));
+  });
+
+  test.each<[string, (stack: Stack) => void, RegExp]>([
+    ['maxRequestSize', (stack) => classifier(stack, { maxRequestSize: Size.mebibytes(param(stack)) }),
+      /^Test\/Fn: maxRequestSize from a token must be given in bytes, Size\.bytes\(value\).*got a token in MiB\.$/],
+    ['BatchInference chunkSize', (stack) => new BatchInference(stack, 'Batch', { function: classifier(stack), chunkSize: Size.mebibytes(param(stack)) }),
+      /^Test\/Batch: chunkSize from a token must be given in bytes, Size\.bytes\(value\).*got a token in MiB\.$/],
+    ['a modelLoadTime threshold', (stack) => new InferenceMonitoring(stack, 'Ops', { thresholds: { modelLoadTime: Duration.seconds(param(stack)) } }),
+      /^Test\/Ops: thresholds\.modelLoadTime from a token must be given as Duration\.millis\(value\), the unit of its alarm's threshold/],
+  ])('a %s token in another unit than the one it is used in cannot be converted at synth: the error names the prop and the unit to use', (_what, build, message) => {
+    const stack = newStack();
+    expect(() => build(stack)).toThrow(message);
   });
 });

@@ -30,6 +30,16 @@ export function acknowledgeWildcardResource(principal: IConstruct, resource: str
   Validations.of(principal).acknowledge({ id: `AwsSolutions-IAM5[Resource::${flat}]`, reason });
 }
 
+/**
+ * Acknowledges the IAM5 findings of wildcard actions (e.g. `kms:GenerateDataKey*`) granted to
+ * `principal`. cdk-nag names such a finding by the action alone, so the acknowledgement covers
+ * that action in every statement of the principal's policies: use it only for a grant that
+ * needs the wildcard, and say why in `reason`.
+ */
+export function acknowledgeWildcardActions(principal: IConstruct, actions: string[], reason: string): void {
+  Validations.of(principal).acknowledge(...actions.map((action) => ({ id: `AwsSolutions-IAM5[Action::${action}]`, reason })));
+}
+
 /** Acknowledges the IAM4 finding of one AWS managed policy attached to a role under `scope`. */
 export function acknowledgeManagedPolicy(scope: IConstruct, policyName: string, reason: string): void {
   Validations.of(scope).acknowledge({ id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policyName}]`, reason });

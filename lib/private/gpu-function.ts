@@ -1,6 +1,6 @@
 // GPU compute: an x86_64 image function on a Lambda Managed Instances capacity provider
 // with GPU instance types, and AcceleratorConfig set through the one escape hatch below.
-import { Annotations, Validations } from 'aws-cdk-lib';
+import { Annotations, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -24,6 +24,20 @@ export const DEFAULT_MAX_VCPU = 48;
 export const MIN_VCPU = 12;
 export const MAX_VCPU = 15000;
 
+/**
+ * Lambda's bound for PerExecutionEnvironmentMaxConcurrency.
+ *
+ * @see https://docs.aws.amazon.com/lambda/latest/api/API_LambdaManagedInstancesCapacityProviderConfig.html
+ */
+export const MAX_PER_ENVIRONMENT_CONCURRENCY = 1600;
+
+/**
+ * Lambda's bound for a version's min and max execution environments (FunctionScalingConfig).
+ *
+ * @see https://docs.aws.amazon.com/lambda/latest/api/API_FunctionScalingConfig.html
+ */
+export const MAX_EXECUTION_ENVIRONMENTS = 15000;
+
 export interface GpuFunction {
   readonly function: lambda.Function;
   readonly capacityProvider: lambda.ICapacityProvider;
@@ -33,9 +47,9 @@ export interface GpuFunction {
   readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
+/** Call validateGpuCompute first: buildGpuFunction does not check its props again. */
 export function buildGpuFunction(scope: Construct, functionProps: lambda.FunctionOptions, compute: Compute, model: ModelConfig): GpuFunction {
   const props = compute.gpuProps ?? {};
-  validate(scope, compute);
   const fn = new lambda.DockerImageFunction(scope, 'Function', {
     ...functionProps,
     architecture: lambda.Architecture.X86_64,
@@ -54,9 +68,6 @@ export function buildGpuFunction(scope: Construct, functionProps: lambda.Functio
   const created = props.capacityProvider ? undefined : createCapacityProvider(scope, props);
   const capacityProvider = props.capacityProvider ?? created!.capacityProvider;
   const provider = capacityProvider as lambda.CapacityProvider;
-  if (typeof provider.addFunction !== 'function') {
-    throw new TensorFlowValidationError(scope, 'Compute.gpu capacityProvider must be a lambda.CapacityProvider defined in this app (an imported one cannot attach functions in aws-cdk-lib 2.276).');
-  }
   // Traffic goes to the `live` alias, which points at the numbered version CDK publishes
   // (currentVersion): the scaling goes there. Lambda also creates $LATEST.PUBLISHED for a
   // function deployed with CloudFormation, which keeps its own environments (3 by default,
@@ -75,30 +86,47 @@ export function buildGpuFunction(scope: Construct, functionProps: lambda.Functio
   return { function: fn, capacityProvider, vpc: created?.vpc, securityGroups: created?.securityGroups };
 }
 
-function validate(scope: Construct, compute: Compute): void {
-  const fail = (message: string) => {
+/**
+ * Checks Compute.gpu's props against Lambda's limits, skipping tokens. Call it before any
+ * resource of the function is created: an error then leaves no half-built function behind.
+ */
+export function validateGpuCompute(scope: Construct, compute: Compute): void {
+  const fail = (message: string): never => {
     throw new TensorFlowValidationError(scope, message);
   };
+  const known = (value: number | undefined): value is number => value !== undefined && !Token.isUnresolved(value);
   const gib = compute.acceleratorMemoryGiB;
-  if (gib !== undefined && !Compute.ACCELERATOR_MEMORY_GIB.includes(gib)) {
+  if (known(gib) && !Compute.ACCELERATOR_MEMORY_GIB.includes(gib)) {
     fail(`Compute.gpu acceleratorMemory must be one of ${Compute.ACCELERATOR_MEMORY_GIB.join(', ')} GiB; got ${gib} GiB.`);
   }
   const props = compute.gpuProps ?? {};
   if (props.capacityProvider) {
     const owned = (['instanceTypes', 'vpc', 'vpcSubnets', 'securityGroups', 'maxVCpuCount', 'scalingOptions'] as const).filter((k) => props[k] !== undefined);
     if (owned.length) fail(`Compute.gpu: give capacityProvider or ${owned.join(', ')}, not both: those belong to the capacity provider.`);
+    if (typeof (props.capacityProvider as lambda.CapacityProvider).addFunction !== 'function') {
+      fail('Compute.gpu capacityProvider must be a lambda.CapacityProvider defined in this app (an imported one cannot attach functions in aws-cdk-lib 2.276): define it with new lambda.CapacityProvider(...), or leave capacityProvider unset to have one created.');
+    }
   }
-  if (props.maxVCpuCount !== undefined && (props.maxVCpuCount < MIN_VCPU || props.maxVCpuCount > MAX_VCPU)) {
-    fail(`Compute.gpu maxVCpuCount must be ${MIN_VCPU} to ${MAX_VCPU}; got ${props.maxVCpuCount}.`);
+  const vcpus = props.maxVCpuCount;
+  if (known(vcpus) && (!Number.isInteger(vcpus) || vcpus < MIN_VCPU || vcpus > MAX_VCPU)) {
+    fail(`Compute.gpu maxVCpuCount must be a whole number from ${MIN_VCPU} to ${MAX_VCPU}; got ${vcpus}.`);
   }
   if (props.securityGroups && (props.securityGroups.length < 1 || props.securityGroups.length > 5)) {
     fail(`Compute.gpu securityGroups must hold 1 to 5 security groups; got ${props.securityGroups.length}.`);
   }
   const c = props.perExecutionEnvironmentMaxConcurrency;
-  if (c !== undefined && (!Number.isInteger(c) || c < 1)) fail(`Compute.gpu perExecutionEnvironmentMaxConcurrency must be a whole number of at least 1; got ${c}.`);
+  if (known(c) && (!Number.isInteger(c) || c < 1 || c > MAX_PER_ENVIRONMENT_CONCURRENCY)) {
+    fail(`Compute.gpu perExecutionEnvironmentMaxConcurrency must be a whole number from 1 to ${MAX_PER_ENVIRONMENT_CONCURRENCY}; got ${c}.`);
+  }
   const min = props.minExecutionEnvironments;
   const max = props.maxExecutionEnvironments;
-  if (min !== undefined && max !== undefined && max < min) fail(`Compute.gpu maxExecutionEnvironments (${max}) must be at least minExecutionEnvironments (${min}).`);
+  if (known(min) && (!Number.isInteger(min) || min < 0 || min > MAX_EXECUTION_ENVIRONMENTS)) {
+    fail(`Compute.gpu minExecutionEnvironments must be a whole number from 0 to ${MAX_EXECUTION_ENVIRONMENTS} (Lambda's range); got ${min}. Use 0 to keep no environment ready between requests.`);
+  }
+  if (known(max) && (!Number.isInteger(max) || max < 0 || max > MAX_EXECUTION_ENVIRONMENTS)) {
+    fail(`Compute.gpu maxExecutionEnvironments must be a whole number from 0 to ${MAX_EXECUTION_ENVIRONMENTS} (Lambda's range); got ${max}. Leave it unset for no limit beyond the capacity provider's.`);
+  }
+  if (known(min) && known(max) && max < min) fail(`Compute.gpu maxExecutionEnvironments (${max}) must be at least minExecutionEnvironments (${min}).`);
   checkInstanceTypes(scope, (props.instanceTypes ?? []).map((t) => t.toString()), fail);
 }
 

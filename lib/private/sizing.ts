@@ -1,4 +1,8 @@
 // Memory and /tmp sizing from the model's size, and the limits Lambda enforces.
+import { SizeRoundingBehavior } from 'aws-cdk-lib';
+import type { Size } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import { TensorFlowValidationError } from './validation-error';
 
 const MIB = 1024 * 1024;
 
@@ -51,4 +55,18 @@ export function ephemeralForModelMiB(modelBytes: number | undefined): number {
 
 export function mib(bytes: number): string {
   return `${(bytes / MIB).toFixed(1)} MiB`;
+}
+
+/**
+ * A Size prop in whole bytes (rounded down) for a runtime variable that counts bytes. A token
+ * passes through when it is given as Size.bytes: no other unit can be multiplied out at synth
+ * time, so that is an error that names the prop.
+ */
+export function bytesOf(scope: IConstruct, prop: string, size: Size): number {
+  if (!size.isUnresolved()) return size.toBytes({ rounding: SizeRoundingBehavior.FLOOR });
+  try {
+    return size.toBytes();
+  } catch {
+    throw new TensorFlowValidationError(scope, `${prop} from a token must be given in bytes, Size.bytes(value): the runtime counts bytes, and a token cannot be converted from another unit at synth time; got a token in ${size.toHumanString().split(' ').pop()}.`);
+  }
 }

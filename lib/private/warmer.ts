@@ -3,7 +3,7 @@
 // so the pings land on N different environments. The runtime answers them without
 // running the model.
 import * as path from 'path';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Tokenization } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -54,7 +54,7 @@ export class Warmer extends Construct {
       logGroup,
       environment: {
         WARM_TARGET: props.target.functionArn,
-        WARM_CONCURRENCY: String(props.concurrency),
+        WARM_CONCURRENCY: Tokenization.stringifyNumber(props.concurrency),
         WARM_HOLD_MS: String(WARM_HOLD_MS),
       },
     });

@@ -52,14 +52,30 @@ export interface ZipFunction {
   readonly modelLayer?: lambda.ILayerVersion;
 }
 
-/** The function, with `functionProps.environment` (ZIP_ENVIRONMENT included) as it is. */
-export function buildZipFunction(scope: Construct, functionProps: lambda.FunctionOptions, compute: Compute, model: ModelConfig): ZipFunction {
-  const architecture = functionProps.architecture ?? lambda.Architecture.X86_64;
-  const extraLayers = [...functionProps.layers ?? [], ...compute.zipProps?.layers ?? []];
-  const givenRuntimeLayer = compute.zipProps?.runtimeLayer;
-  const modelInLayer = model.localPath !== undefined;
-  validate(scope, { model, architecture, givenRuntimeLayer, ourLayers: modelInLayer ? 2 : 1, extraLayers });
+/**
+ * Checks the zip layout (architecture, layers, sizes) against Lambda's limits. Call it before
+ * any resource of the function is created: an error then leaves no half-built function behind.
+ */
+export function validateZipCompute(scope: Construct, functionProps: lambda.FunctionOptions, compute: Compute, model: ModelConfig): void {
+  validate(scope, zipLayout(functionProps, compute, model));
+}
 
+function zipLayout(functionProps: lambda.FunctionOptions, compute: Compute, model: ModelConfig): ZipLayout {
+  return {
+    model,
+    architecture: functionProps.architecture ?? lambda.Architecture.X86_64,
+    givenRuntimeLayer: compute.zipProps?.runtimeLayer,
+    ourLayers: model.localPath !== undefined ? 2 : 1,
+    extraLayers: [...functionProps.layers ?? [], ...compute.zipProps?.layers ?? []],
+  };
+}
+
+/**
+ * The function, with `functionProps.environment` (ZIP_ENVIRONMENT included) as it is. Call
+ * validateZipCompute first: buildZipFunction does not check the layout again.
+ */
+export function buildZipFunction(scope: Construct, functionProps: lambda.FunctionOptions, compute: Compute, model: ModelConfig): ZipFunction {
+  const { architecture, givenRuntimeLayer, extraLayers } = zipLayout(functionProps, compute, model);
   const runtimeLayer = givenRuntimeLayer ?? sharedRuntimeLayer(scope, architecture).layerVersion;
   const ownModelLayer = model.localPath ? modelLayer(scope, model.localPath, architecture) : undefined;
   const layers: lambda.ILayerVersion[] = [runtimeLayer, ...ownModelLayer ? [ownModelLayer] : [], ...extraLayers];

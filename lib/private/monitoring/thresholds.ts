@@ -27,7 +27,8 @@ export const DEFAULT_THRESHOLDS: ResolvedThresholds = {
 
 const PERCENTS = ['errorRatePercent', 'durationTimeoutPercent', 'coldStartRatePercent', 'capacityProviderCpuPercent', 'apiServerErrorRatePercent', 'apiClientErrorRatePercent', 'batchFailedRowRatePercent'] as const;
 const COUNTS = ['throttles', 'outOfMemoryErrors', 'outOfMemoryKills', 'provisionedConcurrencySpillover', 'deadLetterQueueMessages'] as const;
-const DURATIONS = ['modelLoadTime', 'queueOldestMessageAge', 'apiLatencyP99'] as const;
+/** Each duration threshold and the unit its alarm compares in: a token must be given in it. */
+const DURATIONS = { modelLoadTime: 'millis', queueOldestMessageAge: 'seconds', apiLatencyP99: 'millis' } as const;
 
 /** Merges `layers` over the defaults (later layers win) and validates the result. */
 export function resolveThresholds(scope: IConstruct, prop: string, ...layers: (MonitoringThresholds | undefined)[]): ResolvedThresholds {
@@ -53,8 +54,18 @@ function validate(scope: IConstruct, prop: string, t: Partial<ResolvedThresholds
     const v = t[key];
     if (v !== undefined && !Token.isUnresolved(v) && !(Number.isInteger(v) && v >= 0)) fail(`${key} must be a whole number of at least 0 (the alarm fires above it); got ${v}.`);
   }
-  for (const key of DURATIONS) {
+  for (const [key, unit] of Object.entries(DURATIONS) as [keyof typeof DURATIONS, 'millis' | 'seconds'][]) {
     const v = t[key];
-    if (v !== undefined && !Token.isUnresolved(v.toSeconds()) && v.toMilliseconds() <= 0) fail(`${key} must be longer than zero; got ${v.toHumanString()}.`);
+    if (v === undefined) continue;
+    if (v.isUnresolved()) {
+      // The alarm's threshold is the number in its unit, which a token has only in that unit.
+      try {
+        if (unit === 'millis') v.toMilliseconds(); else v.toSeconds();
+      } catch {
+        fail(`${key} from a token must be given as Duration.${unit}(value), the unit of its alarm's threshold: a token cannot be converted from another unit at synth time.`);
+      }
+    } else if (v.toMilliseconds() <= 0) {
+      fail(`${key} must be longer than zero; got ${v.toHumanString()}.`);
+    }
   }
 }
