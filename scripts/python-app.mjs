@@ -20,9 +20,9 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SetUpError, cacheRoot as machineCache, fail, interpreter as pythonInterpreter, run, venvExecutable, withLock as lockedSetUp } from './python-setup.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const COMMAND = 'node scripts/python-app.mjs';
@@ -51,92 +51,21 @@ const REQUIREMENTS = [
 /** jsii-pacmak's wheels declare Requires-Python >=3.10. */
 const MIN_PYTHON = [3, 10];
 /** A set-up that holds a lock longer than this has died: the next one takes over. */
-const STALE_LOCK_MS = 15 * 60 * 1000;
 /** Unpacked wheels kept in the cache (the newest): each is about 30 MB. */
 const KEEP_SITES = 4;
 const MARKER = '.complete';
 
 const windows = process.platform === 'win32';
 
-class SetUpError extends Error {}
-
-function fail(message) {
-  throw new SetUpError(message);
-}
-
 function log(message) {
   process.stderr.write(`python-app: ${message}\n`);
 }
 
-function run(command, args, what, options = {}) {
-  const result = spawnSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024, ...options });
-  if (result.error) fail(`${what}: could not run ${command}: ${result.error.message}`);
-  if (result.status !== 0) {
-    fail(`${what} failed (${command} ${args.join(' ')}, exit ${result.status ?? result.signal}):\n${`${result.stderr}\n${result.stdout}`.trim()}`);
-  }
-  return result.stdout;
-}
-
-/** The interpreter, its version string and its implementation name. */
-function interpreter() {
-  const candidates = process.env.PYTHON ? [process.env.PYTHON] : windows ? ['python', 'py'] : ['python3', 'python'];
-  for (const command of candidates) {
-    const probe = spawnSync(command, ['-c', 'import sys, venv; print(".".join(map(str, sys.version_info[:3])), sys.implementation.name)'], { encoding: 'utf8' });
-    if (probe.status !== 0 || probe.error) continue;
-    const [version, implementation] = probe.stdout.trim().split(' ');
-    const [major, minor] = version.split('.').map(Number);
-    if (major < MIN_PYTHON[0] || (major === MIN_PYTHON[0] && minor < MIN_PYTHON[1])) {
-      fail(`${command} is Python ${version}; the jsii Python package needs Python ${MIN_PYTHON.join('.')} or later (set PYTHON to one).`);
-    }
-    return { command, version, implementation };
-  }
-  fail(`no Python interpreter with the venv module found (tried ${candidates.join(', ')}); install Python ${MIN_PYTHON.join('.')}+ or set PYTHON.`);
-}
-
-function cacheRoot() {
-  if (process.env.SERVERLESS_TF_PYTHON_APP_CACHE) return process.env.SERVERLESS_TF_PYTHON_APP_CACHE;
-  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(base, 'cdk-serverless-tensorflow', 'python-app');
-}
-
-const binDir = (venv) => path.join(venv, windows ? 'Scripts' : 'bin');
-const pythonOf = (venv) => path.join(binDir(venv), windows ? 'python.exe' : 'python');
+const pythonOf = (venv) => venvExecutable(venv, 'python');
 const digest = (text) => createHash('sha256').update(text).digest('hex').slice(0, 16);
-
-function sleep(ms) {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** Holds a lock folder while `work` runs, so that two set-ups do not interleave. */
-function withLock(lock, isDone, work) {
-  const deadline = Date.now() + STALE_LOCK_MS;
-  for (;;) {
-    try {
-      fs.mkdirSync(lock);
-      break;
-    } catch (err) {
-      if (err.code !== 'EEXIST') fail(`cannot create the lock ${lock}: ${err.message}`);
-      if (isDone()) return;
-      let age = 0;
-      try {
-        age = Date.now() - fs.statSync(lock).mtimeMs;
-      } catch {
-        continue; // released meanwhile
-      }
-      if (age > STALE_LOCK_MS || Date.now() > deadline) {
-        log(`taking over the stale lock ${lock}`);
-        fs.rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      sleep(500);
-    }
-  }
-  try {
-    if (!isDone()) work();
-  } finally {
-    fs.rmSync(lock, { recursive: true, force: true });
-  }
-}
+const interpreter = () => pythonInterpreter(MIN_PYTHON, 'the jsii Python package');
+const cacheRoot = () => machineCache('SERVERLESS_TF_PYTHON_APP_CACHE', 'python-app');
+const withLock = (lock, isDone, work) => lockedSetUp(lock, isDone, work, log);
 
 /** The newest mtime of the files under `dir` whose names pass `keep`. */
 function newestMtime(dir, keep) {

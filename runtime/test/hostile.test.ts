@@ -148,7 +148,8 @@ describe('item 1: a WebAssembly trap in the backend is fatal to the environment'
       const fault = await invoke(infer(FAULTING_INDEX));
 
       // THEN its answer reaches the Runtime API (a 503, not a lost invocation), and then the process
-      // ends while the client waits for the next invocation (SIGKILL: process.exit() would wait for that poll)
+      // ends (SIGKILL, two event-loop turns after the answer is posted: process.exit() would wait for the
+      // runtime client's long poll for the next invocation)
       expect(fault.kind).toBe('response');
       const res = fault.body as { statusCode: number; headers: Record<string, string>; body: string };
       expect(res.statusCode).toBe(503);
