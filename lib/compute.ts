@@ -60,8 +60,9 @@ export interface GpuComputeProps {
   /**
    * The VPC the instances run in.
    *
-   * @default - a VPC with private subnets, one NAT gateway and an S3 gateway endpoint (model
-   * and image downloads do not pay NAT traffic) is created
+   * @default - a VPC in 2 AZs is created: private subnets for the instances, one NAT gateway
+   * in public subnets that assign no public IPs, an S3 gateway endpoint (model and image
+   * downloads do not pay NAT traffic), flow logs, and a default security group with no rules
    */
   readonly vpc?: ec2.IVpc;
 
@@ -90,7 +91,12 @@ export interface GpuComputeProps {
   /**
    * How the capacity provider scales.
    *
-   * @default - lambda.ScalingOptions.auto()
+   * With aws-cdk-lib 2.278 or later in your app, scale on GPU utilisation with
+   * `lambda.ScalingOptions.manual([lambda.TargetTrackingScalingPolicy.gpuUtilization(60)])`
+   * (2.276, this library's minimum, and the CloudFormation schemas it is checked against
+   * know only the CPU metric).
+   *
+   * @default - lambda.ScalingOptions.auto(): Lambda scales the instances itself
    */
   readonly scalingOptions?: lambda.ScalingOptions;
 

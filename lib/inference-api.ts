@@ -16,7 +16,7 @@ import type { InferenceMonitoring, MonitoringThresholds } from './inference-moni
 import { acknowledgeManagedPolicy } from './private/acknowledge';
 import {
   BINARY_MEDIA_TYPES, DEFAULT_THROTTLE, GATEWAY_ROUTES, MAX_INTEGRATION_TIMEOUT,
-  integrationTimeout, outlivesGateway, restAccessLogFormat, validateThrottle,
+  accessLogGroupOf, integrationTimeout, outlivesGateway, restAccessLogFormat, validateThrottle,
 } from './private/api-defaults';
 import { addGatewayResponses } from './private/api-gateway-responses';
 import { RequestModels } from './private/api-request-models';
@@ -168,6 +168,14 @@ export interface InferenceApiProps {
   readonly webAclArn?: string;
 
   /**
+   * The log group for access logs, e.g. one encrypted with your KMS key (its key policy
+   * must let the CloudWatch Logs service use the key) or kept longer for audits.
+   *
+   * @default - a log group created here, kept for accessLogRetention, encrypted by CloudWatch Logs
+   */
+  readonly accessLogGroup?: logs.ILogGroup;
+
+  /**
    * Retention of the access log group.
    *
    * @default logs.RetentionDays.ONE_MONTH
@@ -226,8 +234,8 @@ export class InferenceApi extends Construct {
   public readonly executeApiEndpointDisabled: boolean;
   /** The stage. */
   public readonly stage: apigw.Stage;
-  /** The access log group. */
-  public readonly accessLogGroup: logs.LogGroup;
+  /** The access log group, given or created. */
+  public readonly accessLogGroup: logs.ILogGroup;
   /** How long API Gateway waits for the function. */
   public readonly integrationTimeout: Duration;
   /** The authorization type. */
@@ -266,7 +274,7 @@ export class InferenceApi extends Construct {
       Annotations.of(this).addWarningV2('cdk-serverless-tensorflow:OpenApi', 'ApiAuthorization.none(): anyone with the URL can call the model, and every call is paid for. Only the stage throttle (and a WAF web ACL, if given) limits them.');
     }
 
-    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: props.accessLogRetention ?? logs.RetentionDays.ONE_MONTH });
+    this.accessLogGroup = accessLogGroupOf(this, props);
     const throttle = { ...DEFAULT_THROTTLE, ...props.throttle };
     this.authorizer = auth.type === ApiAuthorizationType.COGNITO
       ? new apigw.CognitoUserPoolsAuthorizer(this, 'Authorizer', { cognitoUserPools: auth.userPools! })

@@ -14,7 +14,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { InferenceMonitoring, MonitoringThresholds } from './inference-monitoring';
-import { DEFAULT_THROTTLE, GATEWAY_ROUTES, MAX_INTEGRATION_TIMEOUT, httpAccessLogFormat, integrationTimeout, outlivesGateway, validateThrottle } from './private/api-defaults';
+import { DEFAULT_THROTTLE, accessLogGroupOf, GATEWAY_ROUTES, MAX_INTEGRATION_TIMEOUT, httpAccessLogFormat, integrationTimeout, outlivesGateway, validateThrottle } from './private/api-defaults';
 import { TensorFlowValidationError } from './private/validation-error';
 import type { TensorFlowFunction } from './tensorflow-function';
 
@@ -134,6 +134,14 @@ export interface InferenceHttpApiProps {
   readonly cors?: apigwv2.CorsPreflightOptions;
 
   /**
+   * The log group for access logs, e.g. one encrypted with your KMS key (its key policy
+   * must let the CloudWatch Logs service use the key) or kept longer for audits.
+   *
+   * @default - a log group created here, kept for accessLogRetention, encrypted by CloudWatch Logs
+   */
+  readonly accessLogGroup?: logs.ILogGroup;
+
+  /**
    * Retention of the access log group.
    *
    * @default logs.RetentionDays.ONE_MONTH
@@ -169,8 +177,8 @@ export class InferenceHttpApi extends Construct {
   public readonly stage: apigwv2.HttpStage;
   /** The stage's URL, ending in `/`. */
   public readonly url: string;
-  /** The access log group. */
-  public readonly accessLogGroup: logs.LogGroup;
+  /** The access log group, given or created. */
+  public readonly accessLogGroup: logs.ILogGroup;
   /** The authorization type. */
   public readonly authorizationType: HttpApiAuthorizationType;
   /** The function behind the API. */
@@ -197,7 +205,7 @@ export class InferenceHttpApi extends Construct {
       Annotations.of(this).addWarningV2('cdk-serverless-tensorflow:OpenApi', 'HttpApiAuthorization.none(): anyone with the URL can call the model, and every call is paid for. Only the stage throttle limits them.');
     }
 
-    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: props.accessLogRetention ?? logs.RetentionDays.ONE_MONTH });
+    this.accessLogGroup = accessLogGroupOf(this, props);
     this.httpApi = new apigwv2.HttpApi(this, 'Api', {
       description: `TensorFlow inference: model ${fn.modelName} (${fn.taskType})`,
       createDefaultStage: false,

@@ -35,9 +35,9 @@ const EXPECTED: Record<PackName, Record<string, Count>> = {
     'HIPAA.Security-S3BucketReplicationEnabled': ['error', 5, 6],
     'HIPAA.Security-S3BucketVersioningEnabled': ['error', 5, 5],
     'HIPAA.Security-S3DefaultEncryptionKMS': ['error', 5, 4],
-    'HIPAA.Security-VPCDefaultSecurityGroupClosed': ['warning', 1, 1],
+    'HIPAA.Security-VPCDefaultSecurityGroupClosed': ['warning', 0, 1],
     'HIPAA.Security-VPCNoUnrestrictedRouteToIGW': ['error', 2, 2],
-    'HIPAA.Security-VPCSubnetAutoAssignPublicIpDisabled': ['error', 2, 2],
+    'HIPAA.Security-VPCSubnetAutoAssignPublicIpDisabled': ['error', 0, 2],
   },
   NIST80053R5Checks: {
     'NIST.800.53.R5-APIGWAssociatedWithWAF': ['error', 2, 4],
@@ -53,9 +53,9 @@ const EXPECTED: Record<PackName, Record<string, Count>> = {
     'NIST.800.53.R5-S3BucketReplicationEnabled': ['error', 5, 6],
     'NIST.800.53.R5-S3BucketVersioningEnabled': ['error', 5, 5],
     'NIST.800.53.R5-S3DefaultEncryptionKMS': ['error', 5, 4],
-    'NIST.800.53.R5-VPCDefaultSecurityGroupClosed': ['warning', 1, 1],
+    'NIST.800.53.R5-VPCDefaultSecurityGroupClosed': ['warning', 0, 1],
     'NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW': ['error', 2, 2],
-    'NIST.800.53.R5-VPCSubnetAutoAssignPublicIpDisabled': ['error', 2, 2],
+    'NIST.800.53.R5-VPCSubnetAutoAssignPublicIpDisabled': ['error', 0, 2],
   },
   PCIDSS321Checks: {
     'PCI.DSS.321-APIGWAssociatedWithWAF': ['error', 2, 4],
@@ -68,9 +68,9 @@ const EXPECTED: Record<PackName, Record<string, Count>> = {
     'PCI.DSS.321-S3BucketReplicationEnabled': ['error', 5, 6],
     'PCI.DSS.321-S3BucketVersioningEnabled': ['error', 5, 5],
     'PCI.DSS.321-S3DefaultEncryptionKMS': ['error', 5, 4],
-    'PCI.DSS.321-VPCDefaultSecurityGroupClosed': ['warning', 1, 1],
+    'PCI.DSS.321-VPCDefaultSecurityGroupClosed': ['warning', 0, 1],
     'PCI.DSS.321-VPCNoUnrestrictedRouteToIGW': ['error', 2, 2],
-    'PCI.DSS.321-VPCSubnetAutoAssignPublicIpDisabled': ['error', 2, 2],
+    'PCI.DSS.321-VPCSubnetAutoAssignPublicIpDisabled': ['error', 0, 2],
   },
 };
 

@@ -12,6 +12,7 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -177,6 +178,35 @@ describe('InferenceApi', () => {
       cognitoSub: '$context.authorizer.claims.sub',
     }));
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
+  });
+
+  test.each(['rest', 'http'] as const)('%s: access logs go to a log group you give (e.g. encrypted with your KMS key), and none is created', (kind) => {
+    // GIVEN a log group encrypted with a customer-managed key
+    const stack = newStack();
+    const key = new kms.Key(stack, 'LogKey', { enableKeyRotation: true });
+    key.grantEncryptDecrypt(new iam.ServicePrincipal('logs.amazonaws.com'));
+    const group = new logs.LogGroup(stack, 'AuditLogs', { encryptionKey: key, retention: logs.RetentionDays.ONE_YEAR });
+    // WHEN the API is given it
+    const api = kind === 'rest'
+      ? new InferenceApi(stack, 'Api', { function: newFunction(stack), authorization: ApiAuthorization.iam(), accessLogGroup: group })
+      : new InferenceHttpApi(stack, 'Api', { function: newFunction(stack), authorization: HttpApiAuthorization.iam(), accessLogGroup: group });
+    const template = Template.fromStack(stack);
+    // THEN the stage logs there, and the only log groups are the function's and that one
+    expect(api.accessLogGroup).toBe(group);
+    const stage = Object.values(template.findResources(kind === 'rest' ? 'AWS::ApiGateway::Stage' : 'AWS::ApiGatewayV2::Stage'))[0];
+    const destination = kind === 'rest' ? stage.Properties.AccessLogSetting.DestinationArn : stage.Properties.AccessLogSettings.DestinationArn;
+    expect(destination).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^AuditLogs/), 'Arn'] });
+    expect(Object.keys(template.findResources('AWS::Logs::LogGroup')).filter((id) => /AccessLogs/.test(id))).toEqual([]);
+    template.hasResourceProperties('AWS::Logs::LogGroup', { KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LogKey'), 'Arn'] }, RetentionInDays: 365 });
+  });
+
+  test.each(['rest', 'http'] as const)('%s: accessLogGroup and accessLogRetention together is a synth error that says which to keep', (kind) => {
+    const stack = newStack();
+    const group = new logs.LogGroup(stack, 'AuditLogs');
+    const build = () => (kind === 'rest'
+      ? new InferenceApi(stack, 'Api', { function: newFunction(stack), authorization: ApiAuthorization.iam(), accessLogGroup: group, accessLogRetention: logs.RetentionDays.ONE_WEEK })
+      : new InferenceHttpApi(stack, 'Api', { function: newFunction(stack), authorization: HttpApiAuthorization.iam(), accessLogGroup: group, accessLogRetention: logs.RetentionDays.ONE_WEEK }));
+    expect(build).toThrow(/give accessLogGroup or accessLogRetention, not both/);
   });
 
   test('a 413 that states the 10 MB API Gateway and 6 MB Lambda limits and points at asynchronous jobs', () => {

@@ -3,7 +3,8 @@
 // throttle settings, and JSON access log formats.
 import { Duration, Token } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
-import type { IConstruct } from 'constructs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct, IConstruct } from 'constructs';
 import { TensorFlowValidationError } from './validation-error';
 
 /**
@@ -162,4 +163,24 @@ export function httpAccessLogFormat(): apigw.AccessLogFormat {
     accountId: '$context.identity.accountId',
     jwtSub: '$context.authorizer.claims.sub',
   }, { errorMessage: '$context.error.messageString' }));
+}
+
+/** The access log settings both APIs take. */
+export interface AccessLogOptions {
+  readonly accessLogGroup?: logs.ILogGroup;
+  readonly accessLogRetention?: logs.RetentionDays;
+}
+
+/**
+ * The API's access log group: the one given (encrypted with the operator's key, kept as
+ * long as they keep it), else one created here with the retention given.
+ */
+export function accessLogGroupOf(scope: Construct, props: AccessLogOptions): logs.ILogGroup {
+  if (props.accessLogGroup) {
+    if (props.accessLogRetention !== undefined) {
+      throw new TensorFlowValidationError(scope, 'give accessLogGroup or accessLogRetention, not both: the retention of a log group you give is set on that log group.');
+    }
+    return props.accessLogGroup;
+  }
+  return new logs.LogGroup(scope, 'AccessLogs', { retention: props.accessLogRetention ?? logs.RetentionDays.ONE_MONTH });
 }

@@ -193,9 +193,13 @@ function createVpc(scope: Construct): ec2.Vpc {
     maxAzs: 2,
     natGateways: 1,
     subnetConfiguration: [
-      { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+      // The public subnets hold the NAT gateway only (it has its own Elastic IP): nothing
+      // launched there gets a public address by default.
+      { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
       { name: 'instances', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
     ],
+    // The default security group is not used: no rules, so nothing that falls back to it is reachable.
+    restrictDefaultSecurityGroup: true,
   });
   vpc.addFlowLog('FlowLog');
   // Model downloads and image layers from S3 stay off the NAT gateway (billed per GB).
