@@ -37,6 +37,9 @@ function cached(name, build) {
   const work = mkdtempSync(`${dir}.partial-`);
   try {
     build(work);
+    // Another test process may have finished the same folder meanwhile (two test files set
+    // up at once on a new machine): keep that one, which may be in use, and drop ours.
+    if (existsSync(path.join(dir, '.complete'))) return dir;
     writeFileSync(path.join(work, '.complete'), '');
     rmSync(dir, { recursive: true, force: true });
     renameSync(work, dir);

@@ -70,9 +70,13 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'still ru
 
 describe('item 1: a WebAssembly trap in the backend is fatal to the environment', () => {
   let gatherDir: string;
+  let tools: ReturnType<typeof lambdaTools>;
   beforeAll(async () => {
     gatherDir = await gatherGraphModel();
-  });
+    // Node 22 and aws-lambda-ric are installed once per machine (about 70 s the first time,
+    // longer while the Lambda-fidelity test builds them too), then found in the cache.
+    tools = lambdaTools();
+  }, 15 * 60 * 1000);
 
   test('the faulting request answers 503 OutOfMemory; health, readiness and every later inference answer 503', async () => {
     // GIVEN a healthy service
@@ -105,7 +109,6 @@ describe('item 1: a WebAssembly trap in the backend is fatal to the environment'
 
   test('the bundled handler under aws-lambda-ric answers the 503, then its process ends so that Lambda replaces it', async () => {
     // GIVEN the bundle (dist/handler.mjs) run by the real runtime interface client against a Runtime API peer
-    const tools = lambdaTools();
     const peer = await startRuntimeApi();
     const child = spawn(tools.node22, [tools.ric, 'dist/handler.handler'], {
       cwd: RUNTIME_DIR,
