@@ -158,6 +158,24 @@ const pythonTools = project.addTask('python-tools', {
   exec: 'node scripts/python-tools.mjs',
 });
 project.testTask.prependSpawn(pythonTools);
+// tritonclient[http] and KServe's Python client (PyPI, pinned) for the runtime's protocol
+// tests, set up before them (about 90 s the first time, cached): the tests would set it up
+// themselves, inside their timeouts.
+const protocolClients = project.addTask('python-tools:protocol-clients', {
+  description: 'Set up the pinned tritonclient[http] and KServe Python clients in a virtual environment in the machine cache (runtime/test/protocols-binary.test.ts)',
+  exec: 'node scripts/python-tools.mjs --set protocol-clients',
+});
+runtimeTest.prependSpawn(protocolClients);
+// The demo model as Python TensorFlow 2.15 writes it (.h5, .keras, SavedModel, and their
+// tensorflowjs_converter outputs) with Python TF's answers for the sample photos, in a
+// pinned venv cached on the machine (about 3-5 min the first time, under 1 s cached), for
+// runtime/test/reference-models.test.ts, test/model-conversion.test.ts and the benchmarks.
+const referenceModels = project.addTask('reference-models', {
+  description: 'Make the demo model a Keras file and a SavedModel with a pinned Python TensorFlow, with its reference answers (cached in the machine cache)',
+  exec: 'node runtime/scripts/reference-models.mjs',
+});
+project.testTask.prependSpawn(referenceModels);
+runtimeTest.prependSpawn(referenceModels);
 // Set-up scripts of this repository's tests: not part of the package.
 project.npmignore?.addPatterns('/scripts/');
 

@@ -11,6 +11,15 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { BatchInference, Compute, InferenceMonitoring, InferenceTask, Model, ModelFormat, TensorFlowFunction } from '../lib';
 
+/** The Iris classifier's task: four measurements in, one of three species out. */
+export const irisTask = () => InferenceTask.tabular({
+  features: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'],
+  labels: ['setosa', 'versicolor', 'virginica'],
+});
+
+/** The Iris classifier as the deployer keeps it: a TF.js layers model under models/iris/ in `bucket`. */
+export const irisModel = (bucket: s3.IBucket) => Model.fromBucket(bucket, 'models/iris/', { format: ModelFormat.LAYERS, size: Size.kibibytes(64) });
+
 export class TabularBatchStack extends Stack {
   public readonly classifier: TensorFlowFunction;
   public readonly batch: BatchInference;
@@ -25,15 +34,9 @@ export class TabularBatchStack extends Stack {
       type: 'String',
     });
     this.classifier = new TensorFlowFunction(this, 'Iris', {
-      model: Model.fromBucket(s3.Bucket.fromBucketName(this, 'Models', modelBucket.valueAsString), 'models/iris/', {
-        format: ModelFormat.LAYERS,
-        size: Size.kibibytes(64),
-      }),
+      model: irisModel(s3.Bucket.fromBucketName(this, 'Models', modelBucket.valueAsString)),
       modelName: 'iris',
-      task: InferenceTask.tabular({
-        features: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'],
-        labels: ['setosa', 'versicolor', 'virginica'],
-      }),
+      task: irisTask(),
       compute: Compute.zip(),
       // One 8 MiB chunk of CSV per invocation, with room to spare.
       timeout: Duration.minutes(5),

@@ -13,9 +13,9 @@ export const DEMO_LABELS = ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy'];
 /** The demo model's own preprocessing: bilinear resize with aligned corners, then /255. */
 export const demoTask = () => InferenceTask.imageClassification({ inputSize: 224, alignCorners: true, labels: DEMO_LABELS, topK: 3 });
 
-/** The demo MobileNetV2 as the model "demo"; the other examples put their front doors before it. */
-export function demoClassifier(scope: Construct, options: Partial<TensorFlowFunctionProps> = {}): TensorFlowFunction {
-  return new TensorFlowFunction(scope, 'Classifier', { model: Model.fromAsset(DEMO_MODEL_DIR), task: demoTask(), modelName: 'demo', ...options });
+/** The demo MobileNetV2 as the model "demo" (construct id `id`); the other examples put their front doors before it. */
+export function demoClassifier(scope: Construct, options: Partial<TensorFlowFunctionProps> = {}, id = 'Classifier'): TensorFlowFunction {
+  return new TensorFlowFunction(scope, id, { model: Model.fromAsset(DEMO_MODEL_DIR), task: demoTask(), modelName: 'demo', ...options });
 }
 
 export class ContainerClassifierStack extends Stack {

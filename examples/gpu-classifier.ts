@@ -4,6 +4,16 @@ import { Size, Stack, StackProps } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { Compute, InferenceTask, Model, ModelFormat, TensorFlowFunction } from '../lib';
+import type { TensorFlowFunctionProps } from '../lib';
+
+/** The EfficientNetV2 of the GPU examples: a 350 MiB graph model kept under efficientnet/v2/ in `models`, 384x384 in. */
+export function efficientNet(models: s3.IBucket): Pick<TensorFlowFunctionProps, 'model' | 'task' | 'modelName'> {
+  return {
+    model: Model.fromBucket(models, 'efficientnet/v2/', { format: ModelFormat.GRAPH, size: Size.mebibytes(350) }),
+    task: InferenceTask.imageClassification({ inputSize: 384, halfPixelCenters: true, topK: 5 }),
+    modelName: 'efficientnet',
+  };
+}
 
 export class GpuClassifierStack extends Stack {
   public readonly classifier: TensorFlowFunction;
@@ -12,9 +22,7 @@ export class GpuClassifierStack extends Stack {
     super(scope, id, props);
     const models = s3.Bucket.fromBucketName(this, 'Models', 'my-model-bucket');
     this.classifier = new TensorFlowFunction(this, 'Classifier', {
-      model: Model.fromBucket(models, 'efficientnet/v2/', { format: ModelFormat.GRAPH, size: Size.mebibytes(350) }),
-      task: InferenceTask.imageClassification({ inputSize: 384, halfPixelCenters: true, topK: 5 }),
-      modelName: 'efficientnet',
+      ...efficientNet(models),
       compute: Compute.gpu({ acceleratorMemory: Size.gibibytes(24), perExecutionEnvironmentMaxConcurrency: 16, minExecutionEnvironments: 1 }),
     });
   }

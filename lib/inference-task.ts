@@ -74,6 +74,69 @@ export class Normalization {
   }
 }
 
+/** Limits of WarmUpInput.shapes, as the runtime checks them (runtime/src/config.ts validateWarmUp). */
+const WARM_UP_MAX_RANK = 32;
+const WARM_UP_MAX_DIM = 65536;
+const WARM_UP_MAX_VALUES = 100_000_000;
+
+/**
+ * The warm-up prediction the runtime makes at init, before the first request, so that no
+ * request pays for the model's first run. By default it runs zeros in every input's shape,
+ * free dimensions set to 1 (image classification: a blank image of the input size; tabular:
+ * one row of zeros). Models with dynamic shapes may not take that: give the shapes they
+ * take, or turn the warm-up off.
+ */
+export class WarmUpInput {
+  /**
+   * No warm-up prediction: the model is loaded at init, and the first request runs it
+   * first (slower by the model's first-run cost).
+   */
+  public static off(): WarmUpInput {
+    return new WarmUpInput(undefined);
+  }
+
+  /**
+   * Zeros in these shapes, per input name, batch dimension included (e.g.
+   * `{ input_ids: [1, 128] }`); inputs not named get their free dimensions set to 1.
+   * Tensor tasks only: the other tasks warm up on an input of their own size.
+   *
+   * @param shapes the shape of each named input: 1 to 32 whole numbers from 1 to 65536, at most 100,000,000 values
+   */
+  public static shapes(shapes: { [input: string]: number[] }): WarmUpInput {
+    return new WarmUpInput(shapes);
+  }
+
+  private constructor(private readonly inputShapes: { [input: string]: number[] } | undefined) {}
+
+  /** The runtime's JSON form of `warmUp`, checked for the task `task`. @internal */
+  public _render(scope: IConstruct, task: string, shapesAllowed: boolean): unknown {
+    if (this.inputShapes === undefined) return false;
+    const where = `InferenceTask.${task} warmUpInput`;
+    if (!shapesAllowed) {
+      throw new TensorFlowValidationError(scope, `${where}: WarmUpInput.shapes is for tensor tasks; this task warms up on an input of its own size. Use WarmUpInput.off() to turn the warm-up off, or leave warmUpInput unset.`);
+    }
+    const entries = Object.entries(this.inputShapes);
+    if (entries.length === 0) {
+      throw new TensorFlowValidationError(scope, `${where}: WarmUpInput.shapes needs at least one input name with its shape, e.g. { input_ids: [1, 128] }; to warm up on the default zeros, leave warmUpInput unset.`);
+    }
+    for (const [name, shape] of entries) {
+      if (name === '') throw new TensorFlowValidationError(scope, `${where}: WarmUpInput.shapes has an empty input name; use the model's input names.`);
+      if (!Array.isArray(shape) || shape.length < 1 || shape.length > WARM_UP_MAX_RANK) {
+        throw new TensorFlowValidationError(scope, `${where}: the shape of '${name}' must list 1 to ${WARM_UP_MAX_RANK} dimensions, batch dimension included; got ${JSON.stringify(shape)}.`);
+      }
+      if (shape.some((d) => Token.isUnresolved(d))) continue;
+      if (!shape.every((d) => Number.isInteger(d) && d >= 1 && d <= WARM_UP_MAX_DIM)) {
+        throw new TensorFlowValidationError(scope, `${where}: every dimension of '${name}' must be a whole number from 1 to ${WARM_UP_MAX_DIM} (a free dimension needs the size to warm up with); got [${shape.join(', ')}].`);
+      }
+      const values = shape.reduce((n, d) => n * d, 1);
+      if (values > WARM_UP_MAX_VALUES) {
+        throw new TensorFlowValidationError(scope, `${where}: '${name}' of shape [${shape.join(', ')}] holds ${values} values, more than ${WARM_UP_MAX_VALUES.toLocaleString('en-US')}; warm up with a smaller input.`);
+      }
+    }
+    return { inputs: this.inputShapes };
+  }
+}
+
 /**
  * Image classification: images in (JPEG, PNG, WebP, GIF), top-k labels out.
  */
@@ -144,6 +207,12 @@ export interface ImageClassificationProps {
    * @default false
    */
   readonly softmax?: boolean;
+  /**
+   * The warm-up prediction at init: `WarmUpInput.off()` to skip it.
+   *
+   * @default - a blank image of the input size
+   */
+  readonly warmUpInput?: WarmUpInput;
 }
 
 /**
@@ -176,6 +245,25 @@ export interface TabularProps {
    * @default false
    */
   readonly softmax?: boolean;
+  /**
+   * The warm-up prediction at init: `WarmUpInput.off()` to skip it.
+   *
+   * @default - one row of zeros
+   */
+  readonly warmUpInput?: WarmUpInput;
+}
+
+/**
+ * Raw tensors in and out.
+ */
+export interface TensorTaskProps {
+  /**
+   * The warm-up prediction at init: the shapes per input for models with dynamic shapes
+   * (`WarmUpInput.shapes({ input_ids: [1, 128] })`), or `WarmUpInput.off()`.
+   *
+   * @default - zeros in every input's shape, free dimensions set to 1
+   */
+  readonly warmUpInput?: WarmUpInput;
 }
 
 /**
@@ -204,8 +292,8 @@ export abstract class InferenceTask {
   }
 
   /** Raw tensors in and out only. */
-  public static tensor(): InferenceTask {
-    return new TensorTask();
+  public static tensor(props: TensorTaskProps = {}): InferenceTask {
+    return new TensorTask(props);
   }
 
   /** Renders and validates the task for a function in `scope`. */
@@ -244,6 +332,7 @@ class ImageClassificationTask extends InferenceTask {
       ...(p.labels ? { labels: p.labels } : {}),
       ...(p.topK !== undefined ? { topK: p.topK } : {}),
       ...(p.softmax !== undefined ? { softmax: p.softmax } : {}),
+      ...(p.warmUpInput ? { warmUp: p.warmUpInput._render(scope, 'imageClassification', false) } : {}),
     };
     return { type: config.type, json: JSON.stringify(config) };
   }
@@ -268,14 +357,20 @@ class TabularTask extends InferenceTask {
       ...(p.outputNames ? { outputNames: p.outputNames } : {}),
       ...(p.topK !== undefined ? { topK: p.topK } : {}),
       ...(p.softmax !== undefined ? { softmax: p.softmax } : {}),
+      ...(p.warmUpInput ? { warmUp: p.warmUpInput._render(scope, 'tabular', false) } : {}),
     };
     return { type: config.type, json: JSON.stringify(config) };
   }
 }
 
 class TensorTask extends InferenceTask {
-  public bind(): InferenceTaskConfig {
-    return { type: TaskType.TENSOR, json: JSON.stringify({ type: TaskType.TENSOR }) };
+  public constructor(private readonly props: TensorTaskProps) {
+    super();
+  }
+
+  public bind(scope: IConstruct): InferenceTaskConfig {
+    const warmUp = this.props.warmUpInput?._render(scope, 'tensor', true);
+    return { type: TaskType.TENSOR, json: JSON.stringify({ type: TaskType.TENSOR, ...(warmUp !== undefined ? { warmUp } : {}) }) };
   }
 }
 

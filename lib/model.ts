@@ -6,6 +6,8 @@ import * as path from 'path';
 import { Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
+import { convertModel, pathSize } from './private/model-conversion';
+import { readModelFile, stageModelFile } from './private/model-file';
 import { TensorFlowValidationError } from './private/validation-error';
 
 /**
@@ -95,9 +97,19 @@ export abstract class Model {
    * A model in a local folder: baked into the image (container and GPU compute), or a
    * layer (zip compute).
    *
-   * @param modelPath folder holding model.json and its weight shards, or a SavedModel
+   * A TF.js model file of another name than model.json (`models/blazeface.json`) is staged
+   * alone with the weight files it lists, as model.json in a folder of its own.
+   *
+   * A Keras file (`.h5`, `.hdf5` or `.keras`) is converted to a TF.js layers model at synth
+   * time, for every compute: `tensorflowjs_converter` when it is on PATH, else the converter in
+   * a pinned Python image with Docker. On `Compute.zip()` a SavedModel is converted the same
+   * way, to a TF.js graph model; on container and GPU compute it is loaded as it is.
+   *
+   * @param modelPath folder holding model.json and its weight shards, or a SavedModel; or the path of a TF.js model file (.json); or a Keras file (.h5, .keras)
    */
   public static fromAsset(modelPath: string, options: ModelAssetOptions = {}): Model {
+    if (/\.json$/i.test(modelPath)) return new ModelFileAsset(path.resolve(modelPath), options);
+    if (KERAS_FILE.test(modelPath)) return new KerasFileAsset(path.resolve(modelPath), options);
     return new AssetModel(path.resolve(modelPath), options);
   }
 
@@ -122,17 +134,59 @@ class AssetModel extends Model {
 
   public bind(scope: IConstruct): ModelConfig {
     if (!fs.existsSync(this.dir) || !fs.statSync(this.dir).isDirectory()) {
-      throw new TensorFlowValidationError(scope, `Model.fromAsset: ${this.dir} is not a folder. Give the folder that holds model.json (TF.js) or saved_model.pb (SavedModel).`);
+      throw new TensorFlowValidationError(scope, `Model.fromAsset: ${this.dir} is not a folder. Give the folder that holds model.json (TF.js) or saved_model.pb (SavedModel), or the path of a TF.js model file (.json).`);
     }
     const detected = detectFormat(this.dir);
     if (!detected) {
-      throw new TensorFlowValidationError(scope, `Model.fromAsset: ${this.dir} has neither model.json nor saved_model.pb. Convert the model with tensorflowjs_converter, or point at the SavedModel folder.`);
+      const keras = fs.readdirSync(this.dir).filter((f) => KERAS_FILE.test(f));
+      const hint = keras.length > 0 ? ` It holds the Keras file ${keras.map((f) => path.join(this.dir, f)).join(', ')}: give that file's path to Model.fromAsset (converted at synth).` : '';
+      throw new TensorFlowValidationError(scope, `Model.fromAsset: ${this.dir} has neither model.json nor saved_model.pb. Convert the model with tensorflowjs_converter, or point at the SavedModel folder.${hint}`);
     }
     const format = this.options.format ?? ModelFormat.AUTO;
     if (format !== ModelFormat.AUTO && format !== detected) {
       throw new TensorFlowValidationError(scope, `Model.fromAsset: format ${format} was given, but ${this.dir} holds a ${detected} model. Remove the format option or fix it.`);
     }
     return { format: detected, sizeBytes: folderSize(this.dir), localPath: this.dir };
+  }
+}
+
+/** A TF.js model file of any name, staged with its weights as a model folder. */
+class ModelFileAsset extends Model {
+  public constructor(private readonly file: string, private readonly options: ModelAssetOptions) {
+    super();
+  }
+
+  public bind(scope: IConstruct): ModelConfig {
+    const contents = readModelFile(scope, this.file);
+    const detected = contents.format === 'graph' ? ModelFormat.GRAPH : ModelFormat.LAYERS;
+    const format = this.options.format ?? ModelFormat.AUTO;
+    if (format !== ModelFormat.AUTO && format !== detected) {
+      throw new TensorFlowValidationError(scope, `Model.fromAsset: format ${format} was given, but ${this.file} is a ${detected} model. Remove the format option or fix it.`);
+    }
+    const localPath = stageModelFile(scope, this.file, contents.weightPaths);
+    return { format: detected, sizeBytes: folderSize(localPath), localPath };
+  }
+}
+
+/** What a Keras file is called: HDF5 (Keras 2's `model.save('m.h5')`) or the Keras v3 zip. */
+const KERAS_FILE = /\.(h5|hdf5|keras)$/i;
+
+/** A Keras file, converted at synth time to a TF.js layers model (TF.js cannot read Keras files). */
+class KerasFileAsset extends Model {
+  public constructor(private readonly file: string, private readonly options: ModelAssetOptions) {
+    super();
+  }
+
+  public bind(scope: IConstruct): ModelConfig {
+    if (!fs.existsSync(this.file) || !fs.statSync(this.file).isFile()) {
+      throw new TensorFlowValidationError(scope, `Model.fromAsset: ${this.file} is not a file. Give the path of the Keras file (model.save('model.keras') or model.save('model.h5') in Python).`);
+    }
+    const format = this.options.format ?? ModelFormat.AUTO;
+    if (format !== ModelFormat.AUTO && format !== ModelFormat.LAYERS) {
+      throw new TensorFlowValidationError(scope, `Model.fromAsset: format ${format} was given, but ${this.file} is a Keras file, which is converted to a TF.js layers model. Remove the format option or give ModelFormat.LAYERS.`);
+    }
+    const localPath = convertModel(scope, this.file, /\.keras$/i.test(this.file) ? 'keras-v3' : 'keras-h5');
+    return { format: ModelFormat.LAYERS, sizeBytes: pathSize(localPath), localPath };
   }
 }
 

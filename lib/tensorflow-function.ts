@@ -21,6 +21,7 @@ import { Model, ModelFormat } from './model';
 import type { ModelConfig } from './model';
 import { acknowledgeManagedPolicy, acknowledgeWildcardResource } from './private/acknowledge';
 import { buildGpuFunction, validateGpuCompute } from './private/gpu-function';
+import { convertModel, pathSize } from './private/model-conversion';
 import { readModelSignature, taskModelMismatches } from './private/model-signature';
 import { stageDockerContext } from './private/runtime-package';
 import {
@@ -31,6 +32,9 @@ import { Warmer } from './private/warmer';
 import { ZIP_ENVIRONMENT, buildZipFunction, validateZipCompute } from './private/zip-function';
 import { RuntimeMetrics } from './runtime-contract';
 import { RuntimeEnvironment } from './runtime-environment';
+
+/** Lambda's synchronous invocation response limit, 6 MB: the largest maxResponseSize. */
+const LAMBDA_SYNC_RESPONSE_BYTES = 6 * 1024 * 1024;
 
 /**
  * Keep execution environments warm with a schedule that pings the function.
@@ -167,6 +171,17 @@ export interface TensorFlowFunctionProps extends lambda.FunctionOptions {
   readonly maxRequestSize?: Size;
 
   /**
+   * The largest answer to a synchronous request, counted as Lambda counts it (the proxy
+   * answer's JSON, a binary body in base64). A larger answer is a JSON 413 that points at
+   * asynchronous jobs and binary outputs, instead of Lambda's own opaque failure. At most
+   * Lambda's limit; a token must be given as `Size.bytes(...)`.
+   *
+   * @see https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+   * @default Size.mebibytes(6) - Lambda's synchronous response limit
+   */
+  readonly maxResponseSize?: Size;
+
+  /**
    * Log retention of the log group created for the function (ignored when logGroup is given).
    *
    * @default logs.RetentionDays.ONE_MONTH
@@ -254,7 +269,7 @@ export class TensorFlowFunction extends Construct {
     super(scope, id);
     const compute = props.compute ?? Compute.container();
     this.computeType = compute.type;
-    this.model = props.model.bind(this);
+    this.model = forCompute(this, props.model.bind(this), compute.type);
     const task = (props.task ?? InferenceTask.tensor()).bind(this);
     this.taskType = task.type;
     // A model at hand says its input shape and output width in model.json: a task that
@@ -281,6 +296,7 @@ export class TensorFlowFunction extends Construct {
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: RuntimeMetrics.NAMESPACE,
       ...(props.maxRequestSize ? { [RuntimeEnvironment.MAX_BODY_BYTES]: Tokenization.stringifyNumber(bytesOf(this, 'maxRequestSize', props.maxRequestSize)) } : {}),
+      ...(props.maxResponseSize ? { [RuntimeEnvironment.MAX_RESPONSE_BYTES]: Tokenization.stringifyNumber(bytesOf(this, 'maxResponseSize', props.maxResponseSize)) } : {}),
       ...props.environment,
     };
     for (const [name, value] of Object.entries(environment)) {
@@ -460,7 +476,8 @@ export class TensorFlowFunction extends Construct {
     const arm = props.architecture?.name === lambda.Architecture.ARM_64.name;
     if (compute.type === ComputeType.GPU && arm) fail('GPU compute runs on x86_64 only (Lambda accelerators need x86_64): remove architecture ARM_64, or use Compute.container() on arm64.');
     if (compute.type === ComputeType.ZIP && this.model.format === ModelFormat.SAVED_MODEL) {
-      fail('A SavedModel needs the native TensorFlow backend, which the zip packaging (wasm backend) does not have: use Compute.container() or Compute.gpu(), or convert the model to a TF.js graph model with tensorflowjs_converter.');
+      // Model.fromAsset SavedModels are converted (forCompute): this one is read from S3 at init.
+      fail('A SavedModel needs the native TensorFlow backend, which the zip packaging (wasm backend) does not have: use Compute.container() or Compute.gpu(), give the SavedModel folder to Model.fromAsset (synth converts it to a TF.js graph model), or convert it with tensorflowjs_converter and upload the output.');
     }
     if (compute.type === ComputeType.GPU && (props.provisionedConcurrency !== undefined || props.provisionedConcurrencyScaling)) {
       fail('Provisioned concurrency does not apply to GPU compute (Lambda Managed Instances): keep environments ready with Compute.gpu({ minExecutionEnvironments }).');
@@ -514,6 +531,12 @@ export class TensorFlowFunction extends Construct {
     }
     this.warnWarmUpWithProvisionedConcurrency(props);
     if (props.maxRequestSize) bytesOf(this, 'maxRequestSize', props.maxRequestSize);
+    if (props.maxResponseSize) {
+      const bytes = bytesOf(this, 'maxResponseSize', props.maxResponseSize);
+      if (!Token.isUnresolved(bytes) && (bytes < 1 || bytes > LAMBDA_SYNC_RESPONSE_BYTES)) {
+        fail(`maxResponseSize must be from 1 byte to ${LAMBDA_SYNC_RESPONSE_BYTES} bytes (Size.mebibytes(6), Lambda's synchronous response limit: a larger answer fails in Lambda whatever the runtime allows); got ${bytes} bytes.`);
+      }
+    }
     // Last, so that every prop of the function is checked before the packaging's own.
     if (compute.type === ComputeType.GPU) validateGpuCompute(this, compute);
     if (compute.type === ComputeType.ZIP) validateZipCompute(this, props, compute, this.model);
@@ -601,3 +624,14 @@ export const LIVE_ALIAS = TensorFlowFunction.LIVE_ALIAS;
  * @deprecated use TensorFlowFunction.DEFAULT_TIMEOUT
  */
 export const DEFAULT_TIMEOUT = TensorFlowFunction.DEFAULT_TIMEOUT;
+
+/**
+ * The model as `computeType` loads it: a SavedModel in a local folder becomes a TF.js graph
+ * model for zip compute (the wasm backend cannot load SavedModels); container and GPU
+ * compute load it natively.
+ */
+function forCompute(scope: Construct, model: ModelConfig, computeType: ComputeType): ModelConfig {
+  if (computeType !== ComputeType.ZIP || model.format !== ModelFormat.SAVED_MODEL || model.localPath === undefined) return model;
+  const localPath = convertModel(scope, model.localPath, 'saved-model');
+  return { ...model, format: ModelFormat.GRAPH, localPath, sizeBytes: pathSize(localPath) };
+}

@@ -15,7 +15,7 @@ import {
   ApiAuthorization, Compute, InferenceApi, InferenceTask, Model, ModelFormat, Normalization, ResizeMethod, RuntimeEnvironment, TaskType,
   TensorFlowFunction,
 } from '../lib';
-import { DEMO_MODEL_DIR, envOf, layersModelDir, newStack, savedModelDir } from './support';
+import { DEMO_MODEL_DIR, envOf, layersModelDir, newStack } from './support';
 
 const MIB = 1024 * 1024;
 
@@ -350,7 +350,7 @@ describe('synth-time errors say what to change', () => {
   const model = () => Model.fromAsset(layersModelDir());
   test.each([
     ['GPU on arm64', () => ({ model: model(), compute: Compute.gpu(), architecture: lambda.Architecture.ARM_64 }), /GPU compute runs on x86_64 only/],
-    ['a SavedModel on zip', () => ({ model: Model.fromAsset(savedModelDir()), compute: Compute.zip() }), /SavedModel needs the native TensorFlow backend/],
+    ['a SavedModel from S3 on zip', () => ({ model: Model.fromBucket(new s3.Bucket(newStack(), 'B'), 'm/', { format: ModelFormat.SAVED_MODEL }), compute: Compute.zip() }), /SavedModel needs the native TensorFlow backend/],
     ['accelerator memory not allowed', () => ({ model: model(), compute: Compute.gpu({ acceleratorMemory: Size.gibibytes(8) }) }), /acceleratorMemory must be one of 3, 6, 12, 16, 24, 48 GiB; got 8 GiB/],
     ['provisioned concurrency on GPU', () => ({ model: model(), compute: Compute.gpu(), provisionedConcurrency: 1 }), /minExecutionEnvironments/],
     ['memory too small for the model', () => ({ model: Model.fromAsset(layersModelDir(500 * MIB, true)), memorySize: 512 }), /memorySize 512 MiB is too small for a 500\.0 MiB model: it needs at least 1769 MiB/],

@@ -260,12 +260,12 @@ describe('InferenceTask and Normalization', () => {
 
 describe('Model sources', () => {
   test.each([
-    ['a file', () => path.join(layersModelDir(), 'model.json')],
+    ['a file that is not a model file (.json)', () => path.join(layersModelDir(), 'group1-shard1of1.bin')],
     ['a path that does not exist', () => path.join(layersModelDir(), 'missing')],
   ])('Model.fromAsset of %s is refused: give the folder', (_what, modelPath) => {
     const given = modelPath();
     expect(() => classifier(newStack(), { model: Model.fromAsset(given) }))
-      .toThrow(`Test/Fn: Model.fromAsset: ${given} is not a folder. Give the folder that holds model.json (TF.js) or saved_model.pb (SavedModel).`);
+      .toThrow(`Test/Fn: Model.fromAsset: ${given} is not a folder. Give the folder that holds model.json (TF.js) or saved_model.pb (SavedModel), or the path of a TF.js model file (.json).`);
   });
 
   test.each(['/models/m/', 'models/../secrets/', 'models/*'])('Model.fromBucket prefix %j is refused: a plain key prefix', (prefix) => {

@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { configWithDefaults, parseTaskConfig, coalesceSetting, modelName, oneOf, positiveInt, BACKEND_SETTINGS, COALESCE_MAX_ROWS_LIMIT, COALESCE_MAX_WAIT_MS_LIMIT, MODEL_FORMATS } from './config';
+import { configWithDefaults, parseTaskConfig, coalesceSetting, modelFile, modelName, oneOf, positiveInt, BACKEND_SETTINGS, COALESCE_MAX_ROWS_LIMIT, COALESCE_MAX_WAIT_MS_LIMIT, MODEL_FORMATS } from './config';
 import { UsageError } from './errors';
 import { InferenceService } from './service';
 import { describeCoalescing } from './coalescing/queue';
@@ -20,7 +20,7 @@ const SAMPLES = fileURLToPath(new URL('../samples/', import.meta.url));
 const IMAGE_FILE = /\.(jpe?g|png|webp|gif)$/i;
 
 const USAGE = `Usage:
-  serverless-tf serve --model DIR|s3://bucket/prefix/ --task TASK.json|'{"type":...}' [--name NAME] [--port 8080] [--host 127.0.0.1]
+  serverless-tf serve --model DIR|DIR/MODEL.json|s3://bucket/prefix/ --task TASK.json|'{"type":...}' [--name NAME] [--port 8080] [--host 127.0.0.1]
                       [--backend ${BACKEND_SETTINGS.join('|')}] [--format ${MODEL_FORMATS.join('|')}] [--max-body-bytes N] [--max-response-bytes N]
                       [--coalesce-max-rows auto|1-${COALESCE_MAX_ROWS_LIMIT}] [--coalesce-max-wait-ms auto|0-${COALESCE_MAX_WAIT_MS_LIMIT}]
   serverless-tf serve --demo [--port 8080]      serve the demo model (nsfwjs's MobileNetV2 content classifier) as "demo"
@@ -68,7 +68,7 @@ async function userConfig(flags: Flags): Promise<RuntimeConfig> {
   if (!flags.model || !flags.task) throw new UsageError('serve needs --model and --task (or --demo).');
   const taskText = flags.task.trim().startsWith('{') ? flags.task : await readFile(flags.task, 'utf8');
   return configWithDefaults({
-    modelUri: flags.model,
+    ...modelLocation(flags.model),
     task: parseTaskConfig(taskText, flags.task.trim().startsWith('{') ? '--task' : flags.task),
     ...(flags.name !== undefined ? { modelName: modelName(flags.name, '--name') } : {}),
     ...(flags.format !== undefined ? { modelFormat: oneOf('--format', flags.format, MODEL_FORMATS) } : {}),
@@ -76,6 +76,16 @@ async function userConfig(flags: Flags): Promise<RuntimeConfig> {
     ...(flags['max-response-bytes'] !== undefined ? { maxResponseBytes: positiveInt('--max-response-bytes', flags['max-response-bytes'], 0) } : {}),
     ...runtimeFlags(flags),
   });
+}
+
+/**
+ * --model: a folder or S3 prefix, or the path of a TF.js model file of another name than
+ * model.json (human-models' `blazeface.json`): its folder, and the file as SERVERLESS_TF_MODEL_FILE does.
+ */
+function modelLocation(model: string): Pick<RuntimeConfig, 'modelUri' | 'modelFile'> {
+  const file = /^(.*[\\/])?([^\\/]+\.json)$/i.exec(model);
+  if (!file) return { modelUri: model };
+  return { modelUri: file[1] ?? './', modelFile: modelFile(file[2], '--model') };
 }
 
 /** The flags `serve --demo` takes too, checked as the function's environment is. */

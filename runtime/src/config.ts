@@ -20,6 +20,11 @@ export type BackendSetting = (typeof BACKEND_SETTINGS)[number];
 export interface RuntimeConfig {
   readonly modelUri: string;
   readonly modelFormat: ModelFormatSetting;
+  /**
+   * The TF.js model file in the model folder when it is not model.json (SERVERLESS_TF_MODEL_FILE):
+   * a file name ending in .json. Unset: model.json.
+   */
+  readonly modelFile?: string;
   readonly modelName: string;
   readonly task: TaskConfig;
   readonly backend: BackendSetting;
@@ -92,6 +97,7 @@ export function configFromEnv(env: Env = process.env): RuntimeConfig {
   return {
     modelUri,
     modelFormat: oneOf(ENV.MODEL_FORMAT, env[ENV.MODEL_FORMAT] ?? 'auto', MODEL_FORMATS),
+    modelFile: env[ENV.MODEL_FILE] ? modelFile(env[ENV.MODEL_FILE]!) : undefined,
     modelName: modelName(env[ENV.MODEL_NAME] ?? MODEL_NAME_DEFAULT),
     task: parseTaskConfig(taskJson ?? '{"type":"tensor"}', ENV.TASK),
     backend: oneOf(ENV.BACKEND, env[ENV.BACKEND] ?? 'auto', BACKEND_SETTINGS),
@@ -194,7 +200,7 @@ export function validateTaskConfig(value: unknown, source: string): TaskConfig {
       if (value.resize !== undefined && !(RESIZE_METHODS as readonly unknown[]).includes(value.resize)) {
         throw new ConfigurationError(`${source}.resize must be one of ${RESIZE_METHODS.join(', ')}; got ${JSON.stringify(value.resize)}.`);
       }
-      for (const flag of ['alignCorners', 'halfPixelCenters', 'softmax'] as const) {
+      for (const flag of ['alignCorners', 'halfPixelCenters', 'ignoreIccProfile', 'softmax'] as const) {
         if (value[flag] !== undefined && typeof value[flag] !== 'boolean') throw new ConfigurationError(`${source}.${flag} must be true or false; got ${JSON.stringify(value[flag])}.`);
       }
       validateNormalization(value.normalization, (value.channels as number | undefined) ?? 3, source);
@@ -332,6 +338,17 @@ function intInRange(name: string, value: string | undefined, fallback: number, m
     throw new ConfigurationError(`${name} must be a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}; got "${value}".`);
   }
   return n;
+}
+
+/**
+ * A model file setting: the name of a .json file in the model folder (no folder part: point
+ * the model URI at the folder that holds it, whose weight files sit beside it).
+ */
+export function modelFile(file: string, source: string = ENV.MODEL_FILE): string {
+  if (/[\\/]/.test(file) || file.includes('\0') || !/^.+\.json$/i.test(file)) {
+    throw new ConfigurationError(`${source} must be the name of the TF.js model file in the model folder, ending in .json, without a folder (e.g. "blazeface.json"; point the model at the folder that holds it); got ${JSON.stringify(file)}.`);
+  }
+  return file;
 }
 
 export function modelName(name: string, source: string = ENV.MODEL_NAME): string {

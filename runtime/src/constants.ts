@@ -5,6 +5,7 @@ import { RuntimeEnvironment } from '../../lib/runtime-environment';
 export const ENV = {
   MODEL_URI: RuntimeEnvironment.MODEL_URI,
   MODEL_FORMAT: RuntimeEnvironment.MODEL_FORMAT,
+  MODEL_FILE: RuntimeEnvironment.MODEL_FILE,
   MODEL_NAME: RuntimeEnvironment.MODEL_NAME,
   TASK: RuntimeEnvironment.TASK,
   BACKEND: RuntimeEnvironment.BACKEND,
@@ -31,11 +32,8 @@ export const ENV = {
 /** Lambda's synchronous invocation payload limit (6 MB), the default body limit. */
 export const MAX_BODY_BYTES_DEFAULT = 6 * 1024 * 1024;
 
-/**
- * The variable that sets the largest answer, in bytes. (Its name belongs in lib's
- * RuntimeEnvironment with the others; it is here until the constructs set it.)
- */
-export const MAX_RESPONSE_BYTES_ENV = 'SERVERLESS_TF_MAX_RESPONSE_BYTES';
+/** The variable that sets the largest answer, in bytes. */
+export const MAX_RESPONSE_BYTES_ENV = RuntimeEnvironment.MAX_RESPONSE_BYTES;
 
 /**
  * Lambda's synchronous invocation response limit (6 MB): the largest answer by default,

@@ -29,6 +29,11 @@ export interface DecodeOptions {
   readonly maxPixels: number;
   /** Resize to exactly this size (no aspect-preserving crop) in the same sharp pipeline. */
   readonly resize?: { readonly width: number; readonly height: number; readonly kernel: SharpKernel };
+  /**
+   * Read the pixel values as they are stored, ignoring an embedded ICC profile (Adobe RGB,
+   * Display P3), as TensorFlow's decoders do. Default false: converted to sRGB.
+   */
+  readonly ignoreIccProfile?: boolean;
 }
 
 export interface DecodedImage {
@@ -204,6 +209,7 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Pr
     sequentialRead: true,
     // The first frame of an animated GIF or WebP (sharp's default, stated for clarity).
     pages: 1,
+    ignoreIcc: options.ignoreIccProfile === true,
   }).rotate(); // EXIF orientation, applied before the resize so width/height are the final ones
   if (options.resize) {
     pipeline = pipeline.resize(options.resize.width, options.resize.height, { fit: 'fill', kernel: options.resize.kernel });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { modelS3Client, s3Commands } from './aws-clients';
 import { MODEL_DOWNLOAD_LIMITS, downloadVerified, sendBounded, sha256OfFile } from './model-download';
+import { missingModelFileError } from './model';
 import type { ModelDownloadLimits } from './model-download';
 import type { S3Client } from '@aws-sdk/client-s3';
 
@@ -25,6 +26,8 @@ export interface ResolveModelDirOptions {
   readonly logger?: ModelStoreLogger;
   /** Time bounds and retries of each S3 request. @default MODEL_DOWNLOAD_LIMITS */
   readonly limits?: Partial<ModelDownloadLimits>;
+  /** The TF.js model file in the folder when it is not model.json (SERVERLESS_TF_MODEL_FILE). */
+  readonly modelFile?: string;
 }
 
 /** Written last, so its presence means every file it lists was fully downloaded and verified. */
@@ -80,11 +83,11 @@ const inFlight = new Map<string, Promise<string>>();
 export async function resolveModelDir(uri: string, options: ResolveModelDirOptions): Promise<string> {
   if (!uri.startsWith('s3://')) {
     const dir = uri.startsWith('file://') ? fileURLToPath(uri) : uri;
-    await assertLocalModelDir(dir);
+    await assertLocalModelDir(dir, options.modelFile);
     return dir;
   }
   const location = parseS3Uri(uri);
-  const memoKey = `${path.resolve(options.cacheDir)}\n${location.uri}`;
+  const memoKey = `${path.resolve(options.cacheDir)}\n${location.uri}\n${options.modelFile ?? ''}`;
   let pending = inFlight.get(memoKey);
   if (!pending) {
     pending = fetchToCache(location, options);
@@ -125,19 +128,21 @@ function parseS3Uri(uri: string): S3Location {
   return { bucket, prefix, uri: `s3://${bucket}/${prefix}` };
 }
 
-async function assertLocalModelDir(dir: string): Promise<void> {
+async function assertLocalModelDir(dir: string, modelFile: string | undefined): Promise<void> {
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) {
-    throw new Error(`Model directory ${dir} does not exist or is not a directory. Expected a folder containing ${MODEL_FILES.join(' or ')}.`);
+    throw new Error(`Model directory ${dir} does not exist or is not a directory. Expected a folder containing ${modelFile ?? MODEL_FILES.join(' or ')}.`);
   }
-  for (const file of MODEL_FILES) {
+  for (const file of modelFile !== undefined ? [modelFile] : MODEL_FILES) {
     if (await isFile(path.join(dir, file))) return;
   }
-  throw new Error(`Model directory ${dir} contains neither ${MODEL_FILES.join(' nor ')}. Point the model URI at the folder that holds them.`);
+  throw await missingModelFileError(dir, modelFile);
 }
 
 async function fetchToCache(location: S3Location, options: ResolveModelDirOptions): Promise<string> {
-  const dir = path.join(options.cacheDir, createHash('sha256').update(location.uri).digest('hex').slice(0, 16));
+  // A model file of another name is one model of a folder of several: it gets a cache of its own.
+  const key = options.modelFile === undefined ? location.uri : `${location.uri}\n${options.modelFile}`;
+  const dir = path.join(options.cacheDir, createHash('sha256').update(key).digest('hex').slice(0, 16));
   const limits: ModelDownloadLimits = { ...MODEL_DOWNLOAD_LIMITS, ...options.limits };
   const checkStarted = Date.now();
   if (await isCacheIntact(dir, location, options.logger)) {
@@ -147,18 +152,27 @@ async function fetchToCache(location: S3Location, options: ResolveModelDirOption
 
   const s3 = options.s3 ?? await modelS3Client();
   const listed = await listModelObjects(s3, location, dir, limits, options.logger);
-  const totalBytes = listed.reduce((sum, o) => sum + o.size, 0);
-  options.logger?.info('Downloading model', { uri: location.uri, objects: listed.length, bytes: totalBytes, dir });
   const started = Date.now();
 
   // Whatever is there is stale, partial or damaged; mixing it with new files could load a hybrid.
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const objects: CachedObject[] = [];
-  await forEachLimited(listed, DOWNLOAD_CONCURRENCY, async (o) => {
+  let wanted = listed;
+  if (options.modelFile !== undefined) {
+    // Only the named model file and the weight files it lists (human-models keep forty models under one prefix).
+    const file = listed.find((o) => o.path === options.modelFile);
+    if (!file) throw await missingModelFileError(dir, options.modelFile, location.uri, listed.map((o) => o.path).filter((p) => !p.includes('/')));
+    objects.push(await downloadObject(s3, location, file, dir, limits, options.logger));
+    const weights = new Set((await weightPaths(path.join(dir, file.path), location)).map((p) => path.posix.normalize(p.replace(/\\/g, '/'))));
+    wanted = listed.filter((o) => weights.has(o.path));
+  }
+  const toDownload = wanted.filter((o) => !objects.some((done) => done.path === o.path));
+  options.logger?.info('Downloading model', { uri: location.uri, objects: wanted.length + objects.length, bytes: [...wanted, ...objects].reduce((sum, o) => sum + o.size, 0), dir });
+  await forEachLimited(toDownload, DOWNLOAD_CONCURRENCY, async (o) => {
     objects.push(await downloadObject(s3, location, o, dir, limits, options.logger));
   });
-  await assertModelComplete(dir, listed, location);
+  await assertModelComplete(dir, objects, location, options.modelFile);
 
   const unverified = objects.filter((o) => o.verifiedBy.length === 0);
   if (unverified.length > 0) {
@@ -259,9 +273,9 @@ async function downloadObject(
 }
 
 /** Fails with the list of files a loader would miss, before we promise the folder is usable. */
-async function assertModelComplete(dir: string, objects: readonly ListedObject[], location: S3Location): Promise<void> {
+async function assertModelComplete(dir: string, objects: readonly ListedObject[], location: S3Location, modelFile: string | undefined): Promise<void> {
   const missing: string[] = [];
-  const modelJsonPath = path.join(dir, 'model.json');
+  const modelJsonPath = path.join(dir, modelFile ?? 'model.json');
   if (await isFile(modelJsonPath)) {
     for (const shard of await weightPaths(modelJsonPath, location)) {
       let file: string;
@@ -273,13 +287,13 @@ async function assertModelComplete(dir: string, objects: readonly ListedObject[]
       const info = await stat(file).catch(() => undefined);
       if (!info?.isFile() || info.size === 0) missing.push(shard);
     }
-  } else if (await isFile(path.join(dir, 'saved_model.pb'))) {
+  } else if (modelFile === undefined && await isFile(path.join(dir, 'saved_model.pb'))) {
     const hasVariables = objects.some((o) => o.path.startsWith('variables/'));
     if (hasVariables && !(await isFile(path.join(dir, 'variables', 'variables.index')))) {
       missing.push('variables/variables.index');
     }
   } else {
-    throw new Error(`No ${MODEL_FILES.join(' or ')} found at the top of ${location.uri}. Point the model URI at the folder that holds them.`);
+    throw await missingModelFileError(dir, modelFile, location.uri);
   }
   if (missing.length > 0) {
     throw new Error(`The model at ${location.uri} is incomplete: missing or empty ${missing.join(', ')}. Upload the whole model folder.`);

@@ -40,8 +40,8 @@ export class InferenceService {
     const started = performance.now();
     const log = (msg: string, extra?: object) => obs.logger.info(msg, { ...extra });
     const backend = await initBackend(config.backend, log);
-    const modelDir = await resolveModelDir(config.modelUri, { cacheDir: config.cacheDir, logger: { info: log } });
-    const model = await loadModel(tf, modelDir, config.modelFormat, backend);
+    const modelDir = await resolveModelDir(config.modelUri, { cacheDir: config.cacheDir, logger: { info: log }, modelFile: config.modelFile });
+    const model = await loadModel(tf, modelDir, config.modelFormat, backend, config.modelFile);
     let service: InferenceService;
     try {
       service = new InferenceService(config, obs, model, backend, modelDir);

@@ -51,6 +51,13 @@ export interface ImageClassificationTaskConfig {
    * tf.image.resize and Keras' Resizing layer use half-pixel centres.
    */
   readonly halfPixelCenters?: boolean;
+  /**
+   * Decode the stored pixel values, ignoring an embedded ICC profile, as TensorFlow's
+   * decoders (tf.io.decode_jpeg, tf.io.decode_png) do, and so the pipelines most models are
+   * trained with. Default false: a photo with a profile (Adobe RGB, Display P3) is converted
+   * to sRGB first.
+   */
+  readonly ignoreIccProfile?: boolean;
   /** Default 'zero-one' ('none' for models whose input is int32). */
   readonly normalization?: Normalization;
   /** Class labels in output order. Default: "0", "1", ... */

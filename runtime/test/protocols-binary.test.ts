@@ -2,13 +2,13 @@
 // and KServe's Python client send them by default (a JSON header of
 // Inference-Header-Content-Length bytes, then each input's raw bytes), binary answers for
 // every datatype, the same through a Lambda proxy event (base64 both ways), and the real
-// tritonclient against the local server.
-import { execFile } from 'node:child_process';
+// tritonclient.http and KServe InferenceRESTClient (Python) against the local server.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { dim, linearGraphModel, serviceFor, writeGraphModel } from './support/models';
 import { apiGatewayV1Event, apiGatewayV2Event } from './support/events';
+import { CLIENTS_SET_UP_TIMEOUT_MS, protocolClientsPython, runPython } from './support/python-clients';
 import { route } from '../src/routes';
 import { createHandler } from '../src/handler';
 import { startLocalServer } from '../src/local-server';
@@ -287,12 +287,14 @@ describe('through Lambda', () => {
 });
 
 /**
- * The real tritonclient.http (Python) against the local server. Set-up: `python3 -m pip
- * install 'tritonclient[http]==2.73.0'` (or name another interpreter in TRITONCLIENT_PYTHON).
- * Without it this test fails: it is what proves that the default client works.
+ * The real tritonclient.http (Python) against the local server, from the pinned venv that
+ * scripts/python-tools.mjs --set protocol-clients sets up when it is not cached yet (the
+ * first time about 90 s, from the package index pip is configured with). Without it this test
+ * fails: it is what proves that the default client works.
  */
 describe('the real tritonclient.http against `serverless-tf serve`', () => {
-  const python = process.env.TRITONCLIENT_PYTHON ?? 'python3';
+  beforeAll(() => protocolClientsPython(), CLIENTS_SET_UP_TIMEOUT_MS);
+
   const script = String.raw`
 import json, sys
 import numpy as np
@@ -327,13 +329,7 @@ print(json.dumps(out))
   test('server and model metadata, health, and inference with binary and JSON tensors decode as numpy arrays', async () => {
     const server = await startLocalServer(zoo);
     try {
-      const stdout = await new Promise<string>((resolve, reject) => {
-        const child = execFile(python, ['-', server.url.replace(/^http:\/\//, '')], { timeout: 60_000 }, (err, out, stderr) => {
-          if (err) reject(new Error(`${python} with tritonclient failed (set-up: python3 -m pip install 'tritonclient[http]==2.73.0'): ${err.message}\n${stderr}`));
-          else resolve(out);
-        });
-        child.stdin!.end(script);
-      });
+      const stdout = await runPython(script, [server.url.replace(/^http:\/\//, '')], 'tritonclient.http');
       const out = JSON.parse(stdout) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
       expect(out).toMatchObject({ live: true, ready: true, model_ready: true });
       expect(out.server).toMatchObject({ name: 'cdk-serverless-tensorflow', extensions: expect.arrayContaining(['binary_tensor_data']) });
@@ -354,6 +350,109 @@ print(json.dumps(out))
         as_bool: { dtype: 'bool', values: [true, false, true] },
       });
       expect(out.json_in.as_uint16).toEqual({ dtype: 'uint16', values: [0, 200, 255] });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+/**
+ * The real KServe Python client (kserve 0.21's InferenceRESTClient, V2 protocol, over REST)
+ * against the local server, from the same venv. It has no REST calls for metadata: those
+ * answers are read with httpx (the client's own HTTP library) and validated by KServe's V2
+ * data models (ServerMetadataResponse, ModelMetadataResponse), which is what KServe's own
+ * server answers with.
+ */
+describe('the real KServe InferenceRESTClient against `serverless-tf serve`', () => {
+  beforeAll(() => protocolClientsPython(), CLIENTS_SET_UP_TIMEOUT_MS);
+
+  const script = String.raw`
+import asyncio, json, sys
+import httpx
+import numpy as np
+from kserve import InferenceRESTClient, RESTConfig
+from kserve.protocol.infer_type import InferInput, InferRequest, RequestedOutput
+from kserve.protocol.rest.v2_datamodels import ModelMetadataResponse, ServerMetadataResponse
+base = sys.argv[1]
+ARRAYS = {"f": (np.array([[1.5, -2, 65504]], dtype=np.float32), "FP32"), "i": (np.array([[-100, 0, 127]], dtype=np.int32), "INT32"),
+          "u": (np.array([[0, 200, 255]], dtype=np.uint8), "UINT8"), "flag": (np.array([[True, False, True]]), "BOOL"),
+          "s": (np.array([[b"hello", b"world"]], dtype=np.object_), "BYTES")}
+def inputs(binary):
+    result = []
+    for name, (a, datatype) in ARRAYS.items():
+        x = InferInput(name, list(a.reshape(-1).shape), datatype)
+        x.set_data_from_numpy(a.reshape(-1), binary_data=binary)
+        result.append(x)
+    return result
+def describe(r):
+    d = {}
+    for o in r.outputs:
+        if o.datatype == "BF16":  # kserve's numpy codec has no BF16 (numpy has no bfloat16): the JSON values
+            d[o.name] = {"datatype": o.datatype, "shape": list(o.shape), "values": list(o.data)}
+            continue
+        a = o.as_numpy()
+        d[o.name] = {"datatype": o.datatype, "shape": list(o.shape), "dtype": str(a.dtype),
+                     "values": [v.decode() if isinstance(v, bytes) else v for v in a.reshape(-1).tolist()]}
+    return d
+async def main():
+    out = {}
+    async with InferenceRESTClient(RESTConfig(protocol="v2", retries=0, timeout=30)) as c:
+        out["live"] = await c.is_server_live(base)
+        out["ready"] = await c.is_server_ready(base)
+        out["model_ready"] = await c.is_model_ready(base, "zoo")
+        out["missing_model_ready"] = await c.is_model_ready(base, "no-such-model")
+        binary = await c.infer(base, InferRequest("zoo", inputs(True), request_id="kserve-1"), model_name="zoo")
+        out["binary"] = describe(binary)
+        out["binary_id"] = binary.id
+        plain = await c.infer(base, InferRequest("zoo", inputs(False)), model_name="zoo")
+        out["json"] = describe(plain)
+        picked = await c.infer(base, InferRequest("zoo", inputs(True), parameters={"binary_data_output": True},
+                               request_outputs=[RequestedOutput("as_fp16"), RequestedOutput("as_int64", {"binary_data": False})]), model_name="zoo")
+        out["picked"] = describe(picked)
+        try:
+            await c.infer(base, InferRequest("zoo", [InferInput("nope", [1], "FP32", [1.0])]), model_name="zoo")
+            out["error"] = None
+        except httpx.HTTPStatusError as e:
+            out["error"] = {"status": e.response.status_code, "body": e.response.json()}
+    async with httpx.AsyncClient() as h:
+        out["server"] = ServerMetadataResponse.model_validate((await h.get(base + "/v2")).json()).model_dump()
+        out["model"] = ModelMetadataResponse.model_validate((await h.get(base + "/v2/models/zoo")).json()).model_dump()
+    print(json.dumps(out))
+asyncio.run(main())
+`;
+
+  test('server live and ready, model ready, metadata by its data models, and inference with numpy inputs in binary and JSON', async () => {
+    // GIVEN the dtype zoo served by the local server
+    const server = await startLocalServer(zoo);
+    try {
+      // WHEN the KServe client asks for health, infers with binary and with JSON inputs, picks outputs, and metadata is read
+      const out = JSON.parse(await runPython(script, [server.url], 'KServe InferenceRESTClient')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+      // THEN the server is live and ready, the model is, an unknown one is not
+      expect(out).toMatchObject({ live: true, ready: true, model_ready: true, missing_model_ready: false });
+      // and the metadata validate as KServe's own V2 data models
+      expect(out.server).toMatchObject({ name: 'cdk-serverless-tensorflow', extensions: expect.arrayContaining(['binary_tensor_data']) });
+      expect(out.model).toMatchObject({ name: 'zoo' });
+      expect(out.model.inputs).toContainEqual({ name: 'flag', datatype: 'BOOL', shape: [-1] });
+      expect(out.model.outputs).toContainEqual({ name: 'as_uint64', datatype: 'UINT64', shape: [-1] });
+      // and binary inputs (the client's default) come back decoded as numpy arrays of the declared datatypes, with the id echoed
+      expect(out.binary_id).toBe('kserve-1');
+      expect(out.binary.as_fp64).toEqual({ datatype: 'FP64', shape: [3], dtype: 'float64', values: [1.5, -2, 65504] });
+      expect(out.binary.as_int8).toEqual({ datatype: 'INT8', shape: [3], dtype: 'int8', values: [-100, 0, 127] });
+      expect(out.binary.as_int64).toEqual({ datatype: 'INT64', shape: [3], dtype: 'int64', values: [-100, 0, 127] });
+      expect(out.binary.as_uint8).toEqual({ datatype: 'UINT8', shape: [3], dtype: 'uint8', values: [0, 200, 255] });
+      expect(out.binary.as_bool).toEqual({ datatype: 'BOOL', shape: [3], dtype: 'bool', values: [true, false, true] });
+      expect(out.binary.as_bytes).toEqual({ datatype: 'BYTES', shape: [2], dtype: 'object', values: ['hello', 'world'] });
+      expect(out.binary.as_bf16).toEqual({ datatype: 'BF16', shape: [3], values: [1.5, -2, 65504] }); // JSON: the computed float32 values
+      // and JSON inputs give the same answers
+      expect(out.json).toEqual(out.binary);
+      // and requested outputs: binary_data_output for all, one of them JSON by its own parameter, only those two
+      expect(Object.keys(out.picked).sort()).toEqual(['as_fp16', 'as_int64']);
+      expect(out.picked.as_fp16).toEqual({ datatype: 'FP16', shape: [3], dtype: 'float16', values: [1.5, -2, 65504] });
+      expect(out.picked.as_int64).toEqual(out.binary.as_int64);
+      // and a wrong input name is an HTTP error whose JSON says what was wrong
+      expect(out.error.status).toBe(422);
+      expect(out.error.body.error).toMatch(/nope/);
     } finally {
       await server.close();
     }

@@ -119,6 +119,7 @@ export class ImageClassifier {
       resize: resize.startsWith('sharp-')
         ? { width: this.size[1], height: this.size[0], kernel: resize.slice('sharp-'.length) as 'lanczos3' | 'linear' | 'cubic' | 'nearest' }
         : undefined,
+      ignoreIccProfile: this.task.ignoreIccProfile,
     });
   }
 
