@@ -166,6 +166,12 @@ beforeAll(() => {
         Type: 'AWS::Lambda::Function',
         Properties: { Code: { ImageUri: 'x' }, PackageType: 'Image', Role: 'arn:aws:iam::123456789012:role/r', AcceleratorConfig: { AcceleratorMemorySize: 5 } },
       },
+      // A length limit of the resource schemas (IAM role names: 64 characters) and a dependency
+      // cycle. (Not every documented limit is in the schemas: SNS display names, 100 characters,
+      // are not; aws-cdk-lib checks that one at synth, and test/async-inference.test.ts our names.)
+      Role: { Type: 'AWS::IAM::Role', Properties: { RoleName: 'r'.repeat(65), AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [] } } },
+      CycleA: { Type: 'AWS::SQS::Queue', Properties: { QueueName: { 'Fn::GetAtt': ['CycleB', 'QueueName'] } } },
+      CycleB: { Type: 'AWS::SQS::Queue', Properties: { QueueName: { 'Fn::GetAtt': ['CycleA', 'QueueName'] } } },
     },
   };
   const all = new Map<string, Template>([...templates as Map<string, Template>, [CANARY, canary]]);
@@ -188,6 +194,12 @@ beforeAll(() => {
 test('cfn-lint finds the errors of a broken template (it ran over the files and reported them)', () => {
   const rules = findings.filter((f) => f.stack === CANARY && f.level === 'Error').map((f) => f.rule);
   expect(rules).toEqual(expect.arrayContaining(['E3030', 'E3031', 'E3034']));
+});
+
+test('cfn-lint checks documented length limits and dependency cycles (what CloudFormation refuses at deploy)', () => {
+  const of = (resource: string) => findings.filter((f) => f.stack === CANARY && f.resource === resource && f.level === 'Error').map((f) => `${f.rule} ${f.path}`);
+  expect(of('Role')).toContain('E3033 Properties/RoleName');
+  expect(of('CycleA').some((f) => f.startsWith('E3004'))).toBe(true);
 });
 
 test('a patched property is checked against its documented shape: AcceleratorMemorySize 5 is refused', () => {

@@ -74,7 +74,7 @@ describe('npx serverless-tf from the installed package', () => {
   test('--help prints the usage and exits 0', () => {
     const result = run('npx', ['--no-install', 'serverless-tf', '--help'], { cwd: app, timeoutMs: MIN });
     expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
-    expect(result.stdout).toMatch(/^Usage:\n {2}serverless-tf serve --model DIR\|s3:\/\/bucket\/prefix\//);
+    expect(result.stdout).toMatch(/^Usage:\n {2}serverless-tf serve --model DIR\|DIR\/MODEL\.json\|s3:\/\/bucket\/prefix\//);
   });
 
   test('serve --model DIR --task FILE answers /classify on loopback with the model\'s labels', async () => {

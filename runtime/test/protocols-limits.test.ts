@@ -111,6 +111,14 @@ describe('warm-up of a model with dynamic shapes', () => {
     await expect(serviceFor(dir, { type: 'tensor' })).rejects.toThrow(/warm-up prediction \(zeros: x \[1,1\]; free dimensions set to 1\) failed: .*\{"warmUp":\{"inputs":\{"x":\[1,1\]\}\}\} with the sizes it needs, or turn the warm-up off with \{"warmUp": false\}/s);
   });
 
+  test('a warm-up that fails with every shape given says so, and does not ask for shapes again', async () => {
+    // GIVEN warm-up shapes the model cannot take (it reshapes x to [-1, 4])
+    const failing = serviceFor(await reshapeModel(), { type: 'tensor', warmUp: { inputs: { x: [1, 3] } } });
+    // THEN the init error names the given shape, points at the values or the backend, and at turning it off
+    await expect(failing).rejects.toThrow(/warm-up prediction \(zeros: x \[1,3\] \(given\)\) failed: .*Every input's shape is known, so the zeros themselves may be what the model cannot take.*Turn the warm-up off with \{"warmUp": false\}/s);
+    await expect(failing).rejects.not.toThrow(/free dimensions set to 1|Give the task the shapes/);
+  });
+
   test('warmUp.inputs gives the shapes; the model then serves', async () => {
     const service = await serviceFor(await reshapeModel(), { type: 'tensor', warmUp: { inputs: { x: [1, 4] } } });
     const res = await call(service, '/v1/models/model:predict', { inputs: [[1, 2, 3, 4, 5, 6, 7, 8]] });

@@ -183,10 +183,17 @@ export class TensorPredictor {
         this.observed.set(spec.name, { dtype: t.dtype, shape: t.shape.map((d) => (free.has(d) ? null : d)) });
       }
     } catch (err) {
-      const used = this.model.inputs.map((s, i) => `${s.name} ${formatShape(shapes[i])}`).join(', ');
-      const example = JSON.stringify({ warmUp: { inputs: Object.fromEntries(this.model.inputs.map((s, i) => [s.name, shapes[i]])) } });
-      throw new ConfigurationError(`The warm-up prediction (zeros: ${used}; free dimensions set to 1) failed: ${(err as Error).message} `
-        + `Give the task the shapes this model takes, as ${example} with the sizes it needs, or turn the warm-up off with {"warmUp": false} (the first request then pays for it).`);
+      const used = this.model.inputs.map((s, i) => `${s.name} ${formatShape(shapes[i])}${given[s.name] ? ' (given)' : ''}`).join(', ');
+      const guessed = this.model.inputs.filter((s) => !given[s.name] && (!s.shape || s.shape.some((d) => d === null)));
+      const example = JSON.stringify({ warmUp: { inputs: Object.fromEntries(guessed.map((s) => [s.name, shapes[this.model.inputs.indexOf(s)]])) } });
+      // Shapes guessed for free dimensions are the likely cause; with every shape known, it is
+      // the zeros (an input such as a ratio or a size that must not be 0) or an op this
+      // backend cannot run (then requests fail the same way).
+      const advice = guessed.length
+        ? `Give the task the shapes this model takes, as ${example} with the sizes it needs, or turn the warm-up off`
+        : "Every input's shape is known, so the zeros themselves may be what the model cannot take (an input such as a ratio or a size that must not be 0), or an op may not run on this backend (requests would fail the same way: try another backend). Turn the warm-up off";
+      throw new ConfigurationError(`The warm-up prediction (zeros: ${used}${guessed.length ? '; free dimensions set to 1' : ''}) failed: ${(err as Error).message} `
+        + `${advice} with {"warmUp": false} (the first request then pays for it).`);
     } finally {
       this.tf.dispose([inputs, outputs]);
     }
