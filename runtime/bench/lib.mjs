@@ -169,3 +169,29 @@ export function writeSection(heading, section) {
   writeFileSync(path, replaceSection(existsSync(path) ? readFileSync(path, 'utf8') : '', heading, section));
   return path;
 }
+
+/**
+ * Bundles a benchmark's server entry with esbuild: `body` is TypeScript that runs with the
+ * runtime's configFromEnv, InferenceService, startLocalServer, createObservability and tf
+ * imported from runtime/src (as `serverless-tf serve` uses them), and may import more. TF.js
+ * and sharp stay external (their native parts load from runtime/node_modules).
+ */
+export async function bundleServer(outfile, sourcefile, body) {
+  const { build } = await import('esbuild');
+  await build({
+    stdin: {
+      contents: `
+        import { configFromEnv } from './src/config';
+        import { InferenceService } from './src/service';
+        import { startLocalServer } from './src/local-server';
+        import { createObservability } from './src/observability';
+        import { tf } from './src/backend';
+${body}`,
+      resolveDir: RUNTIME_DIR, sourcefile, loader: 'ts',
+    },
+    absWorkingDir: RUNTIME_DIR, outfile, bundle: true, platform: 'node', target: 'node20', format: 'esm',
+    external: ['@tensorflow/*', 'sharp'], logLevel: 'warning',
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  });
+  return outfile;
+}

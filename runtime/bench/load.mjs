@@ -22,7 +22,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { MODEL_DIR, RUNTIME_DIR, loadSamples, loadTask, machineInfo, missingPrerequisites, percentile, writeSection } from './lib.mjs';
+import { bundleServer, loadSamples, loadTask, machineInfo, missingPrerequisites, MODEL_DIR, percentile, RUNTIME_DIR, writeSection } from './lib.mjs';
 
 const SECTION = '## Load (issue 7)';
 const CONCURRENCY = [1, 4, 16];
@@ -111,16 +111,8 @@ function serveStats(numTensors, extra, close) {
 // ---- our server, bundled from runtime/src --------------------------------------------------
 
 /** Bundles the entry that serves the model through the runtime's own config, service and server. */
-async function buildOurServer(outfile) {
-  const { build } = await import('esbuild');
-  await build({
-    stdin: {
-      contents: `
-        import { configFromEnv } from './src/config';
-        import { InferenceService } from './src/service';
-        import { startLocalServer } from './src/local-server';
-        import { createObservability } from './src/observability';
-        import { tf } from './src/backend';
+function buildOurServer(outfile) {
+  return bundleServer(outfile, 'load-server.ts', `
         const config = configFromEnv();
         const obs = createObservability(config.modelName);
         // Every model call's rows (the BatchSize metric), counted here instead of sent as EMF.
@@ -138,14 +130,7 @@ async function buildOurServer(outfile) {
           }
         });
         process.send({ type: 'ready', url: server.url, batching: service.info.coalescing, backend: service.info.backend.name });
-      `,
-      resolveDir: RUNTIME_DIR, sourcefile: 'load-server.ts', loader: 'ts',
-    },
-    absWorkingDir: RUNTIME_DIR, outfile, bundle: true, platform: 'node', target: 'node20', format: 'esm',
-    external: ['@tensorflow/*', 'sharp'], logLevel: 'warning',
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  });
-  return outfile;
+`);
 }
 
 // ---- the driver ----------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
-import { BENCH_DIR, MODEL_DIR, MODEL_NAME, RUNTIME_DIR, loadSamples, loadTask, machineInfo, missingPrerequisites, percentile, writeSection } from './lib.mjs';
+import { BENCH_DIR, bundleServer, loadSamples, loadTask, machineInfo, missingPrerequisites, MODEL_DIR, MODEL_NAME, percentile, RUNTIME_DIR, writeSection } from './lib.mjs';
 
 const SECTION = '## Soak under hostile load (issue 16)';
 const HOSTILE_EVERY = 10; // every 10th request of ours is hostile
@@ -39,21 +39,9 @@ const PROBE_TIMEOUT_MS = 30_000;
 
 // ---- our server, bundled from runtime/src --------------------------------------------------
 
-/**
- * Bundles the entry that serves the model through the runtime's own config, service and
- * server, as bench/load.mjs does (its builder is not importable: importing load.mjs runs
- * its bench), with a `stats` answer that also reports the wasm heap and tf.memory() bytes.
- */
-async function buildOurServer(outfile) {
-  const { build } = await import('esbuild');
-  await build({
-    stdin: {
-      contents: `
-        import { configFromEnv } from './src/config';
-        import { InferenceService } from './src/service';
-        import { startLocalServer } from './src/local-server';
-        import { createObservability } from './src/observability';
-        import { tf } from './src/backend';
+/** The entry that serves the model, with a `stats` answer that also reports the wasm heap and tf.memory() bytes. */
+function buildOurServer(outfile) {
+  return bundleServer(outfile, 'soak-server.ts', `
         import { MAX_IMAGES_PER_REQUEST, MAX_JPEG_SCANS, MAX_TENSOR_RANK } from './src/constants';
         const config = configFromEnv();
         const service = await InferenceService.create(config, createObservability(config.modelName));
@@ -71,14 +59,7 @@ async function buildOurServer(outfile) {
           }
         });
         process.send({ type: 'ready', url: server.url, backend: service.info.backend.name, maxImagePixels: config.maxImagePixels, maxBodyBytes: config.maxBodyBytes, limits: { images: MAX_IMAGES_PER_REQUEST, scans: MAX_JPEG_SCANS, rank: MAX_TENSOR_RANK } });
-      `,
-      resolveDir: RUNTIME_DIR, sourcefile: 'soak-server.ts', loader: 'ts',
-    },
-    absWorkingDir: RUNTIME_DIR, outfile, bundle: true, platform: 'node', target: 'node20', format: 'esm',
-    external: ['@tensorflow/*', 'sharp'], logLevel: 'warning',
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  });
-  return outfile;
+`);
 }
 
 // ---- the hostile inputs of issue 16, generated --------------------------------------------

@@ -42,12 +42,19 @@ const { handler } = await import('./dist/handler.mjs');
 const tf = await import('@tensorflow/tfjs');
 const before = tf.memory().numTensors;
 const answers = [];
-for (const [i, event] of events.entries()) {
+const invoke = async (event, id) => {
   try {
-    answers.push({ ok: await handler(event, { awsRequestId: 'native-backend-test-' + i, functionName: 'native-backend-test' }) });
+    return { ok: await handler(event, { awsRequestId: 'native-backend-test-' + id, functionName: 'native-backend-test' }) };
   } catch (err) {
-    answers.push({ thrown: String(err && err.message) });
+    return { thrown: String(err && err.message) };
   }
+};
+// An event {"@concurrent": [...]} invokes its events at once (as Lambda Managed Instances
+// does with several requests per environment); its answer is the list of theirs.
+for (const [i, event] of events.entries()) {
+  answers.push(event['@concurrent']
+    ? { ok: await Promise.all(event['@concurrent'].map((e, j) => invoke(e, i + '-' + j))) }
+    : await invoke(event, i));
 }
 const run = { backend: tf.getBackend(), numTensors: { before, after: tf.memory().numTensors }, answers };
 process.stdout.write('\\n${MARK}' + JSON.stringify(run) + '\\n');
@@ -78,8 +85,8 @@ function lambdaEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, POWERTOOLS_METRICS_DISABLED: 'true', TF_CPP_MIN_LOG_LEVEL: '1', ...extra };
 }
 
-function runBundle(backend: Backend, modelDir: string, task: TaskConfig, events: unknown[]): Promise<BundleRun> {
-  const env = lambdaEnv({ SERVERLESS_TF_BACKEND: backend, SERVERLESS_TF_MODEL_URI: modelDir, SERVERLESS_TF_TASK: JSON.stringify(task) });
+function runBundle(backend: Backend, modelDir: string, task: TaskConfig, events: unknown[], extraEnv: Record<string, string> = {}): Promise<BundleRun> {
+  const env = lambdaEnv({ SERVERLESS_TF_BACKEND: backend, SERVERLESS_TF_MODEL_URI: modelDir, SERVERLESS_TF_TASK: JSON.stringify(task), ...extraEnv });
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', SCRIPT], { cwd: RUNTIME_DIR, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -114,12 +121,12 @@ function runBundle(backend: Backend, modelDir: string, task: TaskConfig, events:
  * The same events on both backends, at the same time (two processes). Without the native
  * backend every test fails, and says how to install it: a skipped comparison would pass CI.
  */
-async function onBothBackends(modelDir: string, task: TaskConfig, events: unknown[]): Promise<Record<Backend, BundleRun>> {
+async function onBothBackends(modelDir: string, task: TaskConfig, events: unknown[], extraEnv: Record<string, string> = {}): Promise<Record<Backend, BundleRun>> {
   const missing = nativeBackendMissing();
   if (missing) {
     throw new Error(`The native TensorFlow backend is not installed: ${missing}. Run \`${SETUP}\` (it builds tfjs-node's addon against the tensorflow-cpu wheel's libtensorflow, from a machine cache after the first time; npm ci removes the installed copy).`);
   }
-  const [wasm, tensorflow] = await Promise.all([runBundle('wasm', modelDir, task, events), runBundle('tensorflow', modelDir, task, events)]);
+  const [wasm, tensorflow] = await Promise.all([runBundle('wasm', modelDir, task, events, extraEnv), runBundle('tensorflow', modelDir, task, events, extraEnv)]);
   return { wasm, tensorflow };
 }
 
@@ -183,6 +190,39 @@ describe('the demo MobileNetV2 classifying the sample photos', () => {
   test('no request leaves a tensor behind, on either backend', () => {
     expectNoLeak(runs.tensorflow);
     expectNoLeak(runs.wasm);
+  });
+});
+
+describe('request coalescing (auto: on for tensorflow, off on wasm) with concurrent requests', () => {
+  let runs: Record<Backend, BundleRun>;
+  let photos: string[];
+
+  beforeAll(async () => {
+    photos = readdirSync(path.join(RUNTIME_DIR, 'samples')).filter((f) => /\.(jpe?g|png)$/.test(f)).sort();
+    const singles = await Promise.all(photos.map(async (name) => ({ instances: [{ b64: (await sample(name)).toString('base64') }] })));
+    // Each photo alone, then all of them at once; metrics on, so that each model call's rows
+    // (the BatchSize metric) are in the output as embedded metric lines.
+    runs = await onBothBackends(DEMO_MODEL_DIR, await demoTask(), [...singles, { '@concurrent': singles }], { POWERTOOLS_METRICS_DISABLED: 'false' });
+  }, 120_000);
+
+  const rowsPerCall = (run: BundleRun) => run.logs.filter((l) => typeof l.BatchSize === 'number').map((l) => l.BatchSize as number);
+
+  test('on tensorflow, concurrent requests share model calls; on wasm each has its own', () => {
+    const calls = photos.length; // the singles, one call each, before the concurrent ones
+    expect(rowsPerCall(runs.tensorflow).slice(0, calls)).toEqual(photos.map(() => 1));
+    expect(Math.max(...rowsPerCall(runs.tensorflow).slice(calls))).toBeGreaterThan(1);
+    expect(rowsPerCall(runs.wasm)).toEqual([...photos, ...photos].map(() => 1));
+  });
+
+  test('a coalesced answer is the answer of the request alone, and agrees with wasm', () => {
+    const alone = (run: BundleRun) => answers(run).slice(0, photos.length).map((a) => (a as { predictions: LabelScore[][] }).predictions[0]);
+    const together = (run: BundleRun) => (answers(run)[photos.length] as { ok?: { predictions: LabelScore[][] }; thrown?: string }[])
+      .map((a) => { expect(a.thrown).toBeUndefined(); return a.ok!.predictions[0]; });
+    photos.forEach((name, i) => {
+      expectSameRanking(together(runs.tensorflow)[i], alone(runs.tensorflow)[i], `${name} coalesced vs alone`);
+      expectSameRanking(together(runs.tensorflow)[i], together(runs.wasm)[i], `${name} coalesced vs wasm`);
+    });
+    expectNoLeak(runs.tensorflow);
   });
 });
 

@@ -321,7 +321,7 @@ def describe(r):
         d[o["name"]] = {"dtype": str(a.dtype), "values": [v.hex() if isinstance(v, bytes) else v for v in a.tolist()]}
     return d
 out["binary"] = describe(c.infer("zoo", inputs(True)))
-out["json"] = describe(c.infer("zoo", inputs(True), outputs=[httpclient.InferRequestedOutput(n, binary_data=False) for n in ["as_fp32", "as_int64", "as_bool"]]))
+out["json"] = describe(c.infer("zoo", inputs(True), outputs=[httpclient.InferRequestedOutput(n, binary_data=False) for n in ["as_fp32", "as_int64", "as_bool", "as_int8"]]))
 out["json_in"] = describe(c.infer("zoo", inputs(False)))
 print(json.dumps(out))
 `;
@@ -348,6 +348,8 @@ print(json.dumps(out))
         as_fp32: { dtype: 'float32', values: [1.5, -2, 65504] },
         as_int64: { dtype: 'int64', values: [-129, 127, 70000] },
         as_bool: { dtype: 'bool', values: [true, false, true] },
+        // JSON data says what the binary data says: the declared INT8, wrapped as TensorFlow's int8 does
+        as_int8: { dtype: 'int8', values: [127, 127, 112] },
       });
       expect(out.json_in.as_uint16).toEqual({ dtype: 'uint16', values: [0, 200, 255] });
     } finally {
@@ -443,7 +445,7 @@ asyncio.run(main())
       expect(out.binary.as_uint8).toEqual({ datatype: 'UINT8', shape: [3], dtype: 'uint8', values: [0, 200, 255] });
       expect(out.binary.as_bool).toEqual({ datatype: 'BOOL', shape: [3], dtype: 'bool', values: [true, false, true] });
       expect(out.binary.as_bytes).toEqual({ datatype: 'BYTES', shape: [2], dtype: 'object', values: ['hello', 'world'] });
-      expect(out.binary.as_bf16).toEqual({ datatype: 'BF16', shape: [3], values: [1.5, -2, 65504] }); // JSON: the computed float32 values
+      expect(out.binary.as_bf16).toEqual({ datatype: 'BF16', shape: [3], values: [1.5, -2, 65536] }); // JSON values, rounded to bfloat16 as the binary answer is (65504 -> 65536)
       // and JSON inputs give the same answers
       expect(out.json).toEqual(out.binary);
       // and requested outputs: binary_data_output for all, one of them JSON by its own parameter, only those two

@@ -112,7 +112,7 @@ export class TensorPredictor {
             bytes.push(data);
             answer.push({ name: spec.name, datatype, shape: t.shape, parameters: { binary_data_size: data.length } });
           } else {
-            answer.push({ name: spec.name, datatype, shape: t.shape, data: jsonValues(t.dtype, values) });
+            answer.push({ name: spec.name, datatype, shape: t.shape, data: jsonValues(t.dtype, asDeclared(datatype, values, spec.name)) });
           }
         }
         const json = { model_name: modelName, model_version: '1', ...(typeof body.id === 'string' ? { id: body.id } : {}), outputs: answer };
@@ -316,6 +316,19 @@ async function readNested(t: Tensor, name: string): Promise<unknown> {
     return t.rank === 0 ? flat[0] : reshape(flat, t.shape);
   }
   return t.array();
+}
+
+/**
+ * Datatypes narrower than the TF.js tensor that carries them (int32 or float32): their JSON
+ * values go through the binary encoding, so that JSON and binary answers say the same (an
+ * INT8 output of 128 is -128 both ways, as TensorFlow's own int8 wraps; BF16 and FP16 rounded).
+ */
+const NARROW_DATATYPES: ReadonlySet<V2Datatype> = new Set(['INT8', 'INT16', 'UINT8', 'UINT16', 'UINT32', 'FP16', 'BF16']);
+
+function asDeclared(datatype: V2Datatype, values: ArrayLike<number> | readonly Uint8Array[], name: string): ArrayLike<number> | readonly Uint8Array[] {
+  if (!NARROW_DATATYPES.has(datatype)) return values;
+  const numbers = values as ArrayLike<number>;
+  return decodeBinary(datatype, encodeBinary(datatype, numbers), numbers.length, `output '${name}'`) as ArrayLike<number>;
 }
 
 /** A V2 answer's JSON data: flat, booleans as true/false, strings as UTF-8 text. */
