@@ -1,12 +1,12 @@
 // The native TensorFlow backend (tfjs-node, built by scripts/native-backend.mjs against the
 // libtensorflow of the tensorflow-cpu wheel) against wasm: the same models give the same
 // answers. A process has one backend, so each backend runs in its own child process: the
-// Lambda bundle (dist/handler.mjs, built from the current source by globalSetup) with
-// SERVERLESS_TF_BACKEND set, invoked directly with the same events.
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { existsSync, readdirSync } from 'node:fs';
+// Lambda bundle with SERVERLESS_TF_BACKEND set, invoked directly with the same events
+// (test/support/bundle-child.ts).
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { requireNativeBackend, runBundle } from './support/bundle-child';
+import type { Backend, BundleRun } from './support/bundle-child';
 import { DEMO_MODEL_DIR, IRIS_FEATURES, IRIS_LABELS, RUNTIME_DIR, demoTask, irisData, linearGraphModel, sample, trainIrisModel } from './support/models';
 import type { TaskConfig } from '../src/task-config';
 
@@ -15,117 +15,14 @@ interface LabelScore {
   score: number;
 }
 
-type Backend = 'wasm' | 'tensorflow';
-
-interface BundleRun {
-  /** tf.getBackend() in the child once the model is loaded. */
-  backend: string;
-  /** tf.memory().numTensors after init (weights, warm-up done) and after the last event. */
-  numTensors: { before: number; after: number };
-  answers: { ok?: unknown; thrown?: string }[];
-  logs: Record<string, unknown>[];
-}
-
-const SETUP = 'node runtime/scripts/native-backend.mjs';
-const MARK = '@@NATIVE-BACKEND@@';
 const SCORE_TOLERANCE = 1e-4;
-
-// Reads a JSON array of events on stdin, imports the bundle (init: backend, model load,
-// warm-up), invokes the handler with each event in turn and prints the backend, the tensor
-// count around the events and the answers on one marked line. @tensorflow/tfjs is external
-// to the bundle: this import is the instance the runtime uses.
-const SCRIPT = `
-const chunks = [];
-for await (const c of process.stdin) chunks.push(c);
-const events = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-const { handler } = await import('./dist/handler.mjs');
-const tf = await import('@tensorflow/tfjs');
-const before = tf.memory().numTensors;
-const answers = [];
-const invoke = async (event, id) => {
-  try {
-    return { ok: await handler(event, { awsRequestId: 'native-backend-test-' + id, functionName: 'native-backend-test' }) };
-  } catch (err) {
-    return { thrown: String(err && err.message) };
-  }
-};
-// An event {"@concurrent": [...]} invokes its events at once (as Lambda Managed Instances
-// does with several requests per environment); its answer is the list of theirs.
-for (const [i, event] of events.entries()) {
-  answers.push(event['@concurrent']
-    ? { ok: await Promise.all(event['@concurrent'].map((e, j) => invoke(e, i + '-' + j))) }
-    : await invoke(event, i));
-}
-const run = { backend: tf.getBackend(), numTensors: { before, after: tf.memory().numTensors }, answers };
-process.stdout.write('\\n${MARK}' + JSON.stringify(run) + '\\n');
-`;
-
-/** Why the native backend cannot run here, or undefined when tfjs-node and its addon are installed. */
-function nativeBackendMissing(): string | undefined {
-  const runtime = createRequire(path.join(RUNTIME_DIR, 'package.json'));
-  let packageJson: string;
-  try {
-    packageJson = runtime.resolve('@tensorflow/tfjs-node/package.json');
-  } catch {
-    return 'runtime/node_modules has no @tensorflow/tfjs-node';
-  }
-  const lib = path.join(path.dirname(packageJson), 'lib');
-  const addon = existsSync(lib) && readdirSync(lib).some((d) => existsSync(path.join(lib, d, 'tfjs_binding.node')));
-  return addon ? undefined : `@tensorflow/tfjs-node in runtime/node_modules has no built addon (lib/napi-v*/tfjs_binding.node)`;
-}
-
-/** The environment of the Lambda process: the parent's, minus anything that configures the runtime or Powertools. */
-function lambdaEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(SERVERLESS_TF_|POWERTOOLS_|AWS_LAMBDA_|NODE_OPTIONS$|NODE_PATH$|TF_CPP_)/.test(k)) continue;
-    env[k] = v;
-  }
-  // libtensorflow's INFO lines (oneDNN, CPU features) go to stderr; warnings and errors still show.
-  return { ...env, POWERTOOLS_METRICS_DISABLED: 'true', TF_CPP_MIN_LOG_LEVEL: '1', ...extra };
-}
-
-function runBundle(backend: Backend, modelDir: string, task: TaskConfig, events: unknown[], extraEnv: Record<string, string> = {}): Promise<BundleRun> {
-  const env = lambdaEnv({ SERVERLESS_TF_BACKEND: backend, SERVERLESS_TF_MODEL_URI: modelDir, SERVERLESS_TF_TASK: JSON.stringify(task), ...extraEnv });
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', SCRIPT], { cwd: RUNTIME_DIR, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const lines = stdout.split('\n');
-      const marked = lines.find((l) => l.startsWith(MARK));
-      if (code !== 0 || !marked) {
-        reject(new Error(`the bundle on ${backend} exited with ${code}:\n${stdout}${stderr}`));
-        return;
-      }
-      const logs = lines.flatMap((l) => {
-        if (!l.startsWith('{')) return [];
-        try {
-          return [JSON.parse(l) as Record<string, unknown>];
-        } catch {
-          return [];
-        }
-      });
-      resolve({ ...(JSON.parse(marked.slice(MARK.length)) as Omit<BundleRun, 'logs'>), logs });
-    });
-    child.stdin.end(JSON.stringify(events));
-  });
-}
 
 /**
  * The same events on both backends, at the same time (two processes). Without the native
  * backend every test fails, and says how to install it: a skipped comparison would pass CI.
  */
 async function onBothBackends(modelDir: string, task: TaskConfig, events: unknown[], extraEnv: Record<string, string> = {}): Promise<Record<Backend, BundleRun>> {
-  const missing = nativeBackendMissing();
-  if (missing) {
-    throw new Error(`The native TensorFlow backend is not installed: ${missing}. Run \`${SETUP}\` (it builds tfjs-node's addon against the tensorflow-cpu wheel's libtensorflow, from a machine cache after the first time; npm ci removes the installed copy).`);
-  }
+  requireNativeBackend();
   const [wasm, tensorflow] = await Promise.all([runBundle('wasm', modelDir, task, events, extraEnv), runBundle('tensorflow', modelDir, task, events, extraEnv)]);
   return { wasm, tensorflow };
 }

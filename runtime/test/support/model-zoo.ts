@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { lambdaEnv } from './bundle-child';
 import { RUNTIME_DIR } from './models';
 import { apiGatewayV2Event } from './events';
 import type * as tfjs from '@tensorflow/tfjs';
@@ -513,21 +514,7 @@ export async function runDirect(tf: Tf, model: tfjs.GraphModel | tfjs.LayersMode
 
 // --- the same on the native backend, in a child process ------------------------------------------
 
-export const NATIVE_SETUP = 'node runtime/scripts/native-backend.mjs';
-
-/** Why the native backend cannot run here, or undefined when tfjs-node and its addon are installed. */
-export function nativeBackendMissing(): string | undefined {
-  const runtime = createRequire(path.join(RUNTIME_DIR, 'package.json'));
-  let packageJson: string;
-  try {
-    packageJson = runtime.resolve('@tensorflow/tfjs-node/package.json');
-  } catch {
-    return 'runtime/node_modules has no @tensorflow/tfjs-node';
-  }
-  const lib = path.join(path.dirname(packageJson), 'lib');
-  const addon = existsSync(lib) && readdirSync(lib).some((d) => existsSync(path.join(lib, d, 'tfjs_binding.node')));
-  return addon ? undefined : '@tensorflow/tfjs-node in runtime/node_modules has no built addon (lib/napi-v*/tfjs_binding.node)';
-}
+export { NATIVE_SETUP, nativeBackendMissing } from './bundle-child';
 
 export interface NativeRun {
   /** tf.getBackend() in the child once the model is loaded. */
@@ -587,16 +574,6 @@ for (const [i, t] of ys.entries()) {
 process.stdout.write('\\n${MARK}' + JSON.stringify({ backend: tf.getBackend(), direct }) + '\\n');
 `;
 
-/** The environment of the Lambda process: the parent's, minus anything that configures the runtime or Powertools. */
-function lambdaEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(SERVERLESS_TF_|POWERTOOLS_|AWS_LAMBDA_|NODE_OPTIONS$|NODE_PATH$|TF_CPP_)/.test(k)) continue;
-    env[k] = v;
-  }
-  // libtensorflow's INFO lines (oneDNN, CPU features) go to stderr; warnings and errors still show.
-  return { ...env, POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'WARN', TF_CPP_MIN_LOG_LEVEL: '1', ...extra };
-}
 
 /** The Lambda environment the zoo deploys a model with. */
 export function zooEnvironment(location: ModelLocation, task: TaskConfig, backend: 'tensorflow' | 'wasm'): Record<string, string> {
@@ -623,7 +600,8 @@ export async function runOnNative(model: ZooModel, location: ModelLocation, task
   }));
   const jobFile = path.join(outDir, 'job.json');
   await writeFile(jobFile, JSON.stringify({ events, outDir, location, kind: model.kind, inputs: files, outputs: signature.outputs.map((o) => o.tensorName) }));
-  const env = lambdaEnv(zooEnvironment(location, task, 'tensorflow'));
+  // Only warnings and worse from Powertools: the zoo's children answer many requests.
+  const env = lambdaEnv({ POWERTOOLS_LOG_LEVEL: 'WARN', ...zooEnvironment(location, task, 'tensorflow') });
   const stdout = await new Promise<string>((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, jobFile], { cwd: RUNTIME_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
