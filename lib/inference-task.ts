@@ -208,6 +208,15 @@ export interface ImageClassificationProps {
    */
   readonly softmax?: boolean;
   /**
+   * Decode the stored pixels and ignore an embedded ICC colour profile, as TensorFlow's and
+   * Pillow's decoders do: set it for a model trained on images read that way (tf.io,
+   * Keras utilities, Pillow), so that photos with a profile (e.g. Adobe RGB) get the answers
+   * the model gives in Python.
+   *
+   * @default false - an embedded profile is applied (pixels converted to sRGB)
+   */
+  readonly ignoreIccProfile?: boolean;
+  /**
    * The warm-up prediction at init: `WarmUpInput.off()` to skip it.
    *
    * @default - a blank image of the input size
@@ -332,6 +341,7 @@ class ImageClassificationTask extends InferenceTask {
       ...(p.labels ? { labels: p.labels } : {}),
       ...(p.topK !== undefined ? { topK: p.topK } : {}),
       ...(p.softmax !== undefined ? { softmax: p.softmax } : {}),
+      ...(p.ignoreIccProfile !== undefined ? { ignoreIccProfile: p.ignoreIccProfile } : {}),
       ...(p.warmUpInput ? { warmUp: p.warmUpInput._render(scope, 'imageClassification', false) } : {}),
     };
     return { type: config.type, json: JSON.stringify(config) };

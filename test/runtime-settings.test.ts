@@ -98,3 +98,11 @@ describe('maxResponseSize: the largest synchronous answer', () => {
       .toThrow(/^Test\/Fn: maxResponseSize from a token must be given in bytes, Size\.bytes\(value\).*got a token in MiB\.$/);
   });
 });
+
+describe('ignoreIccProfile: decoding as TensorFlow and Pillow do', () => {
+  test('unset: the task JSON leaves it to the runtime (profiles applied); true and false are passed as given', () => {
+    expect(taskOf(InferenceTask.imageClassification({ inputSize: 32 }))).not.toHaveProperty('ignoreIccProfile');
+    expect(taskOf(InferenceTask.imageClassification({ inputSize: 32, ignoreIccProfile: true })).ignoreIccProfile).toBe(true);
+    expect(taskOf(InferenceTask.imageClassification({ inputSize: 32, ignoreIccProfile: false })).ignoreIccProfile).toBe(false);
+  });
+});
