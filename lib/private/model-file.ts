@@ -5,10 +5,9 @@
 // model folder.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { Stage } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
+import { assemblyStagingDir, stageFolder } from './staging';
 import { TensorFlowValidationError } from './validation-error';
 
 /** What a model file says about itself, read at synth time. */
@@ -19,10 +18,6 @@ export interface ModelFileContents {
   readonly weightPaths: readonly string[];
 }
 
-/** The folder of staged model folders in the cloud assembly (beside the staged Docker contexts). */
-const STAGING_DIR = '.serverless-tf';
-/** Written last into a staged folder: it is whole. */
-const COMPLETE_MARKER = '.serverless-tf-staged';
 
 /**
  * Reads and checks a TF.js model file: a TensorFlowValidationError that says what the file is
@@ -78,27 +73,11 @@ export function stageModelFile(scope: IConstruct, file: string, weightPaths: rea
     const stat = fs.statSync(path.join(dir, f));
     hash.update(`${f}\0${stat.size}\0${stat.mtimeMs}\0`);
   }
-  const root = scope.node.root;
-  const staging = path.join(Stage.isStage(root) ? root.outdir : os.tmpdir(), STAGING_DIR);
-  const target = path.join(staging, `model-${hash.digest('hex').slice(0, 32)}`);
-  if (fs.existsSync(path.join(target, COMPLETE_MARKER))) return target;
-  fs.mkdirSync(staging, { recursive: true });
-  const building = fs.mkdtempSync(`${target}.partial-`);
-  try {
+  return stageFolder(path.join(assemblyStagingDir(scope), `model-${hash.digest('hex').slice(0, 32)}`), (building) => {
     fs.copyFileSync(file, path.join(building, 'model.json'));
     for (const weightPath of weightPaths) {
       fs.mkdirSync(path.dirname(path.join(building, weightPath)), { recursive: true });
       fs.copyFileSync(path.join(dir, weightPath), path.join(building, weightPath));
     }
-    fs.writeFileSync(path.join(building, COMPLETE_MARKER), '');
-    try {
-      fs.renameSync(building, target);
-    } catch (err) {
-      // Another synth staged the same files first: use its folder.
-      if (!fs.existsSync(path.join(target, COMPLETE_MARKER))) throw err;
-    }
-  } finally {
-    fs.rmSync(building, { recursive: true, force: true });
-  }
-  return target;
+  });
 }

@@ -3,10 +3,9 @@
 // lockfile, the Dockerfiles and the model, in one folder per model.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { Stage } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
+import { COMPLETE_MARKER, assemblyStagingDir, stageFolder } from './staging';
 import { TensorFlowValidationError } from './validation-error';
 
 export const RUNTIME_DIR = path.join(__dirname, '..', '..', 'runtime');
@@ -45,13 +44,8 @@ export function requireRuntimeFile(scope: IConstruct, relative: string): string 
 export function stageDockerContext(scope: IConstruct, modelPath: string | undefined): string {
   for (const f of CONTEXT_FILES) requireRuntimeFile(scope, f);
   const runtimeFiles = [...CONTEXT_FILES, ...runtimeChunks()];
-  const staging = path.join(assemblyDir(scope), STAGING_DIR);
-  const dir = path.join(staging, `context-${contextFingerprint(runtimeFiles, modelPath)}`);
-  if (fs.existsSync(path.join(dir, COMPLETE_MARKER))) return dir;
-  fs.mkdirSync(staging, { recursive: true });
-
-  const building = fs.mkdtempSync(`${dir}.partial-`);
-  try {
+  const dir = path.join(assemblyStagingDir(scope), `context-${contextFingerprint(runtimeFiles, modelPath)}`);
+  return stageFolder(dir, (building) => {
     for (const f of runtimeFiles) {
       fs.mkdirSync(path.dirname(path.join(building, f)), { recursive: true });
       fs.copyFileSync(path.join(RUNTIME_DIR, f), path.join(building, f));
@@ -64,30 +58,8 @@ export function stageDockerContext(scope: IConstruct, modelPath: string | undefi
       fs.mkdirSync(modelDir);
       fs.writeFileSync(path.join(modelDir, 'README.txt'), 'The model is read from S3 at init (SERVERLESS_TF_MODEL_URI); nothing is baked into this image.\n');
     }
-    fs.writeFileSync(path.join(building, COMPLETE_MARKER), '');
-    try {
-      fs.renameSync(building, dir);
-    } catch (err) {
-      // Another synth put the same content in place first: use its folder.
-      if (!fs.existsSync(path.join(dir, COMPLETE_MARKER))) throw err;
-    }
-  } finally {
-    fs.rmSync(building, { recursive: true, force: true });
-  }
-  return dir;
+  });
 }
-
-/** The folder of staged contexts in the cloud assembly; CDK's own entries there are `asset.*`, `*.template.json` and manifests. */
-const STAGING_DIR = '.serverless-tf';
-
-/** The root cloud assembly folder of the app (`cdk.out`), or the OS temp folder for a construct outside any app. */
-function assemblyDir(scope: IConstruct): string {
-  const root = scope.node.root;
-  return Stage.isStage(root) ? root.outdir : os.tmpdir();
-}
-
-/** Written last into a staged context: the folder is whole. Not part of the image (.dockerignore). */
-const COMPLETE_MARKER = '.serverless-tf-staged';
 
 /** Runtime files by content; the model by file names, sizes and modification times (reading gigabytes on every synth would be slow). */
 function contextFingerprint(runtimeFiles: string[], modelPath: string | undefined): string {

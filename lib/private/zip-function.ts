@@ -14,6 +14,7 @@ import type { ModelConfig } from '../model';
 import { RuntimeEnvironment } from '../runtime-environment';
 import { TensorFlowRuntimeLayer } from '../tensorflow-runtime-layer';
 import { mib } from './sizing';
+import { COMPLETE_MARKER, stageFolder } from './staging';
 import { TensorFlowValidationError } from './validation-error';
 
 /**
@@ -85,7 +86,7 @@ export function buildZipFunction(scope: Construct, functionProps: lambda.Functio
     architecture,
     runtime: lambda.Runtime.NODEJS_24_X,
     handler: 'index.handler',
-    code: lambda.Code.fromAsset(stageEntry()),
+    code: lambda.Code.fromAsset(stageEntry(), { exclude: [COMPLETE_MARKER] }),
     layers,
   });
   return { function: fn, runtimeLayer, modelLayer: ownModelLayer };
@@ -191,19 +192,7 @@ function modelLayer(scope: Construct, modelPath: string, architecture: lambda.Ar
  */
 function stageEntry(): string {
   const hash = crypto.createHash('sha256').update(ENTRY_SOURCE).digest('hex').slice(0, 16);
-  const dir = path.join(os.tmpdir(), `serverless-tf-zip-entry-${hash}`);
-  const entry = path.join(dir, 'index.mjs');
-  if (fs.existsSync(entry) && fs.readFileSync(entry, 'utf8') === ENTRY_SOURCE) return dir;
-  const building = fs.mkdtempSync(`${dir}.partial-`);
-  try {
+  return stageFolder(path.join(os.tmpdir(), `serverless-tf-zip-entry-${hash}`), (building) => {
     fs.writeFileSync(path.join(building, 'index.mjs'), ENTRY_SOURCE);
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.renameSync(building, dir);
-  } catch (err) {
-    // Another synth put the same file in place first.
-    if (!fs.existsSync(entry)) throw err;
-  } finally {
-    fs.rmSync(building, { recursive: true, force: true });
-  }
-  return dir;
+  });
 }
