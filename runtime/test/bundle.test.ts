@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { jsonLines, runNodeScript } from './support/bundle-child';
 import { apiGatewayV1Event, apiGatewayV2Event, functionUrlEvent, scheduledEvent } from './support/events';
 import { DEMO_MODEL_DIR, RUNTIME_DIR, sample } from './support/models';
 
@@ -81,31 +82,10 @@ function lambdaEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function invoke(events: unknown[], env: NodeJS.ProcessEnv): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', SCRIPT], { cwd: dir, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const lines = stdout.split('\n');
-      const logs = lines.flatMap((l) => {
-        if (!l.startsWith('{')) return [];
-        try {
-          return [JSON.parse(l) as Record<string, unknown>];
-        } catch {
-          return [];
-        }
-      });
-      const marked = lines.find((l) => l.startsWith(MARK));
-      resolve({ code, stdout, stderr, logs, answers: marked ? JSON.parse(marked.slice(MARK.length)) as RunResult['answers'] : undefined });
-    });
-    child.stdin.end(JSON.stringify(events));
-  });
+async function invoke(events: unknown[], env: NodeJS.ProcessEnv): Promise<RunResult> {
+  const { code, stdout, stderr } = await runNodeScript(SCRIPT, { cwd: dir, env, stdin: JSON.stringify(events), timeoutMs: 60_000 });
+  const marked = stdout.split('\n').find((l) => l.startsWith(MARK));
+  return { code, stdout, stderr, logs: jsonLines(stdout), answers: marked ? JSON.parse(marked.slice(MARK.length)) as RunResult['answers'] : undefined };
 }
 
 beforeAll(async () => {

@@ -97,7 +97,8 @@ export function lambdaEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, POWERTOOLS_METRICS_DISABLED: 'true', TF_CPP_MIN_LOG_LEVEL: '1', ...extra };
 }
 
-function jsonLines(text: string): Record<string, unknown>[] {
+/** The JSON objects among `text`'s lines (Powertools logs, embedded metrics). */
+export function jsonLines(text: string): Record<string, unknown>[] {
   return text.split('\n').flatMap((l) => {
     if (!l.startsWith('{')) return [];
     try {
@@ -108,28 +109,44 @@ function jsonLines(text: string): Record<string, unknown>[] {
   });
 }
 
-/** The Lambda bundle (dist/handler.mjs) on `backend`, serving `modelDir` for `task`, given `events` in turn. */
-export function runBundle(backend: Backend, modelDir: string, task: TaskConfig, events: unknown[], extraEnv: Record<string, string> = {}): Promise<BundleRun> {
-  const env = lambdaEnv({ SERVERLESS_TF_BACKEND: backend, SERVERLESS_TF_MODEL_URI: modelDir, SERVERLESS_TF_TASK: JSON.stringify(task), ...extraEnv });
+/** How a child Node process ended: its exit code (null when killed) and what it printed. */
+export interface ChildOutput {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs `script` (an ES module) in a child Node process in `cwd` with `env` and `args`, `stdin`
+ * written to it, killed after `timeoutMs`; resolves with how it ended, rejects only when it
+ * cannot be started.
+ */
+export function runNodeScript(script: string, options: { cwd: string; env: NodeJS.ProcessEnv; args?: string[]; stdin?: string; timeoutMs: number }): Promise<ChildOutput> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', SCRIPT], { cwd: RUNTIME_DIR, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, ...(options.args ?? [])], { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
     child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    child.on('error', (err) => { clearTimeout(timer); reject(err); });
     child.on('close', (code) => {
       clearTimeout(timer);
-      const marked = stdout.split('\n').find((l) => l.startsWith(MARK));
-      const logs = jsonLines(stdout);
-      if (code !== 0 || !marked) {
-        // Powertools writes warnings and worse to stderr.
-        reject(new BundleInitError(`the bundle on ${backend} exited with ${code}:\n${stdout}${stderr}`, [...logs, ...jsonLines(stderr)]));
-        return;
-      }
-      resolve({ ...(JSON.parse(marked.slice(MARK.length)) as Omit<BundleRun, 'logs'>), logs });
+      resolve({ code, stdout, stderr });
     });
-    child.stdin.end(JSON.stringify(events));
+    child.stdin.end(options.stdin ?? '');
   });
+}
+
+/** The Lambda bundle (dist/handler.mjs) on `backend`, serving `modelDir` for `task`, given `events` in turn. */
+export async function runBundle(backend: Backend, modelDir: string, task: TaskConfig, events: unknown[], extraEnv: Record<string, string> = {}): Promise<BundleRun> {
+  const env = lambdaEnv({ SERVERLESS_TF_BACKEND: backend, SERVERLESS_TF_MODEL_URI: modelDir, SERVERLESS_TF_TASK: JSON.stringify(task), ...extraEnv });
+  const { code, stdout, stderr } = await runNodeScript(SCRIPT, { cwd: RUNTIME_DIR, env, stdin: JSON.stringify(events), timeoutMs: 90_000 });
+  const marked = stdout.split('\n').find((l) => l.startsWith(MARK));
+  const logs = jsonLines(stdout);
+  if (code !== 0 || !marked) {
+    // Powertools writes warnings and worse to stderr.
+    throw new BundleInitError(`the bundle on ${backend} exited with ${code}:\n${stdout}${stderr}`, [...logs, ...jsonLines(stderr)]);
+  }
+  return { ...(JSON.parse(marked.slice(MARK.length)) as Omit<BundleRun, 'logs'>), logs };
 }

@@ -4,13 +4,12 @@
 // signature as model.json states it, one correctly shaped input, the KServe V2 and TF Serving
 // requests and answers for it, a direct tfjs run to compare with, and a child process that
 // does the same on the native `tensorflow` backend (one process holds one backend).
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { lambdaEnv } from './bundle-child';
+import { lambdaEnv, runNodeScript } from './bundle-child';
 import { RUNTIME_DIR } from './models';
 import { apiGatewayV2Event } from './events';
 import type * as tfjs from '@tensorflow/tfjs';
@@ -602,20 +601,11 @@ export async function runOnNative(model: ZooModel, location: ModelLocation, task
   await writeFile(jobFile, JSON.stringify({ events, outDir, location, kind: model.kind, inputs: files, outputs: signature.outputs.map((o) => o.tensorName) }));
   // Only warnings and worse from Powertools: the zoo's children answer many requests.
   const env = lambdaEnv({ POWERTOOLS_LOG_LEVEL: 'WARN', ...zooEnvironment(location, task, 'tensorflow') });
-  const stdout = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, jobFile], { cwd: RUNTIME_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0 || !out.includes(MARK)) reject(new Error(`${model.id} on the tensorflow backend exited with ${code}:\n${out.slice(-3000)}${err.slice(-3000)}`));
-      else resolve(out);
-    });
-  });
+  const child = await runNodeScript(CHILD, { cwd: RUNTIME_DIR, env, args: [jobFile], timeoutMs: 240_000 });
+  if (child.code !== 0 || !child.stdout.includes(MARK)) {
+    throw new Error(`${model.id} on the tensorflow backend exited with ${child.code}:\n${child.stdout.slice(-3000)}${child.stderr.slice(-3000)}`);
+  }
+  const stdout = child.stdout;
   const marked = stdout.split('\n').find((l) => l.startsWith(MARK))!;
   const run = JSON.parse(marked.slice(MARK.length)) as { backend: string; direct: { shape: number[]; dtype: string; file: string }[] };
   const answers = JSON.parse(await readFile(path.join(outDir, 'answers.json'), 'utf8')) as ProxyAnswer[];
