@@ -195,3 +195,27 @@ ${body}`,
   });
   return outfile;
 }
+
+/**
+ * Warm milliseconds per `model.predict` + `data()` of a random input at each batch size in
+ * `sizes` (median of at least `minRuns` runs, and of enough for `images` images, after `warm`
+ * untimed ones), and per image.
+ */
+export async function timeBatches(tf, model, sizes, { warm, minRuns, images }) {
+  const rows = [];
+  for (const n of sizes) {
+    const x = tf.randomUniform([n, 224, 224, 3]);
+    const times = [];
+    for (let i = 0; i < warm + Math.max(minRuns, images / n); i++) {
+      const t0 = performance.now();
+      const y = model.predict(x);
+      await y.data();
+      y.dispose();
+      if (i >= warm) times.push(performance.now() - t0);
+    }
+    x.dispose();
+    const ms = median(times);
+    rows.push({ batch: n, ms, perImage: ms / n });
+  }
+  return rows;
+}

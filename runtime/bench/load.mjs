@@ -22,7 +22,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { bundleServer, loadSamples, loadTask, machineInfo, missingPrerequisites, MODEL_DIR, percentile, RUNTIME_DIR, writeSection } from './lib.mjs';
+import { bundleServer, loadSamples, loadTask, machineInfo, missingPrerequisites, MODEL_DIR, percentile, RUNTIME_DIR, timeBatches, writeSection } from './lib.mjs';
 
 const SECTION = '## Load (issue 7)';
 const CONCURRENCY = [1, 4, 16];
@@ -76,21 +76,7 @@ async function modelScaling() {
   const shards = Buffer.concat(modelJson.weightsManifest.flatMap((g) => g.paths.map((p) => readFileSync(join(MODEL_DIR, p)))));
   const weightData = shards.buffer.slice(shards.byteOffset, shards.byteOffset + shards.byteLength);
   const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs, weightData }));
-  const out = [];
-  for (const n of [1, 4, 16]) {
-    const x = tf.randomUniform([n, 224, 224, 3]);
-    const times = [];
-    for (let i = 0; i < 1 + Math.max(3, 12 / n); i++) {
-      const t0 = performance.now();
-      const y = model.predict(x);
-      await y.data();
-      y.dispose();
-      if (i >= 1) times.push(performance.now() - t0);
-    }
-    x.dispose();
-    const ms = percentile(times, 50);
-    out.push({ batch: n, ms, perImage: ms / n });
-  }
+  const out = await timeBatches(tf, model, [1, 4, 16], { warm: 1, minRuns: 3, images: 12 });
   process.send({ type: 'scaling', rows: out });
   process.disconnect();
 }

@@ -36,7 +36,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { cacheRoot } from '../../scripts/python-setup.mjs';
-import { BENCH_DIR, bundleServer, loadSamples, loadTask, machineInfo, median, missingPrerequisites, MODEL_DIR, percentile, RUNTIME_DIR, writeSection } from './lib.mjs';
+import { BENCH_DIR, bundleServer, loadSamples, loadTask, machineInfo, median, missingPrerequisites, MODEL_DIR, percentile, RUNTIME_DIR, timeBatches, writeSection } from './lib.mjs';
 import { REQUIREMENTS, peerPython } from './peer-venv.mjs';
 
 const SECTION = '## Side by side with Python TensorFlow + Flask (issue 15)';
@@ -68,20 +68,7 @@ function fromJson(path, write) {
 async function modelAlone() {
   const tf = await import('@tensorflow/tfjs-node');
   const model = await tf.loadLayersModel(tf.io.fileSystem(join(MODEL_DIR, 'model.json')));
-  const rows = [];
-  for (const n of [1, 4, 8, 16]) {
-    const x = tf.randomUniform([n, 224, 224, 3]);
-    const times = [];
-    for (let i = 0; i < 3 + Math.max(5, 48 / n); i++) {
-      const t0 = performance.now();
-      const y = model.predict(x);
-      await y.data();
-      y.dispose();
-      if (i >= 3) times.push(performance.now() - t0);
-    }
-    x.dispose();
-    rows.push({ batch: n, ms: median(times), perImage: median(times) / n });
-  }
+  const rows = await timeBatches(tf, model, [1, 4, 8, 16], { warm: 3, minRuns: 5, images: 48 });
   process.send({ type: 'alone', rows });
   process.disconnect();
 }
